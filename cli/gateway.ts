@@ -1,5 +1,63 @@
 import type { Command } from 'commander';
+import { nonNegativeNumber, positiveInt, positiveNumber } from './options.ts';
+
+interface IngestFlags {
+  serial?: string;
+  in?: string;
+  baud: number;
+  store: string;
+  statsJson?: string;
+  exitAfter?: number;
+  idleExit?: number;
+  duration?: number;
+  printAcks?: boolean;
+}
 
 export function registerGateway(program: Command): void {
-  void program;
+  const gateway = program.command('gateway').description('the per-user gateway: ingest, local store, (later) private training');
+
+  gateway
+    .command('ingest')
+    .description('read a wearable stream (serial port or file) into the durable local store')
+    .option('--serial <path>', 'serial device to read (reconnects when it disappears)')
+    .option('--in <file>', 'read protocol frames from a file instead')
+    .option('--baud <rate>', 'serial baud rate', positiveInt, 115200)
+    .requiredOption('--store <dir>', 'store directory (created if missing)')
+    .option('--stats-json <file>', 'write the counters as JSON on exit')
+    .option('--exit-after <n>', 'stop once N records are stored', positiveInt)
+    .option('--idle-exit <seconds>', 'stop after this long without data', positiveNumber)
+    .option('--duration <seconds>', 'stop after this long', nonNegativeNumber)
+    .option('--print-acks', 'print {"event":"ack","recordsStored":N} on stdout after each fsync')
+    .action(async (flags: IngestFlags) => {
+      if (!!flags.serial === !!flags.in) throw new Error('give exactly one of --serial PATH or --in FILE');
+      const { runIngest } = await import('../gateway/index.ts');
+      await runIngest({
+        serial: flags.serial,
+        inFile: flags.in,
+        baudRate: flags.baud,
+        store: flags.store,
+        statsJson: flags.statsJson,
+        exitAfter: flags.exitAfter,
+        idleExitS: flags.idleExit,
+        durationS: flags.duration,
+        ackStream: flags.printAcks ? process.stdout : undefined,
+        log: (line) => process.stderr.write(line + '\n'),
+      });
+    });
+
+  const store = gateway.command('store').description('inspect the local store');
+  store
+    .command('export')
+    .description('print the stored records as JSON lines, oldest first')
+    .requiredOption('--store <dir>', 'store directory')
+    .action(async (flags: { store: string }) => {
+      const fs = await import('node:fs');
+      if (!fs.existsSync(flags.store)) throw new Error(`no store at ${flags.store}`);
+      const { RecordStore } = await import('../gateway/index.ts');
+      for (const rec of RecordStore.readAll(flags.store)) {
+        if (!process.stdout.write(JSON.stringify(rec) + '\n')) {
+          await new Promise((r) => process.stdout.once('drain', r));
+        }
+      }
+    });
 }

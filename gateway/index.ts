@@ -1,0 +1,4 @@
+export { RecordStore, SegmentLog, scanEntries, encodeEntry, type RecoveryReport } from './store/index.ts';
+export { Ingestor, type IngestStats } from './ingest/ingestor.ts';
+export { SerialSource, type SerialSourceOptions } from './ingest/serial-source.ts';
+export { runIngest, formatStats, type RunIngestOptions, type IngestResult } from './ingest/run-ingest.ts';

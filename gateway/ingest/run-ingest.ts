@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import { RecordStore } from '../store/index.ts';
+import { Ingestor, type IngestStats } from './ingestor.ts';
+import { SerialSource } from './serial-source.ts';
+
+export interface RunIngestOptions {
+  serial?: string;
+  baudRate?: number;
+  inFile?: string;
+  store: string;
+  statsJson?: string;
+  /** Stop once this many records are acknowledged. */
+  exitAfter?: number;
+  /** Stop after this many seconds without a byte from the device. */
+  idleExitS?: number;
+  /** Stop after this many seconds. */
+  durationS?: number;
+  /** Longest time a record waits in memory before it is written and fsynced. */
+  flushIntervalMs?: number;
+  /** Write `{"event":"ack","recordsStored":N}` lines to this stream after each fsync. */
+  ackStream?: NodeJS.WritableStream;
+  /** Human-readable progress and the final counters. */
+  log?: (line: string) => void;
+}
+
+export interface IngestResult extends IngestStats {
+  stopReason: string;
+  storeRecovery: RecordStore['recovery'];
+}
+
+/** The `fedwear gateway ingest` service: one source, one store, until an exit condition. */
+export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
+  if (!!opts.serial === !!opts.inFile) throw new Error('give exactly one of --serial PATH or --in FILE');
+  const log = opts.log ?? (() => undefined);
+  const store = RecordStore.open(opts.store);
+  const rec = store.recovery;
+  if (rec.truncatedTailBytes || rec.corruptRegions) {
+    log(`store recovered: cut a ${rec.truncatedTailBytes}-byte torn tail, skipped ${rec.corruptRegions} damaged region(s)`);
+  }
+  const ingestor = new Ingestor(store);
+  if (opts.ackStream) {
+    const out = opts.ackStream;
+    ingestor.on('ack', (n) => out.write(JSON.stringify({ event: 'ack', recordsStored: n }) + '\n'));
+  }
+
+  let stopReason = '';
+  let resolveStop!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStop = r));
+  const stop = (reason: string): void => {
+    if (stopReason) return;
+    stopReason = reason;
+    resolveStop();
+  };
+
+  if (opts.exitAfter !== undefined) {
+    const target = opts.exitAfter;
+    ingestor.on('record', () => {
+      // Records count once durable, so flush early when the target is reached.
+      if (ingestor.recordsStored + store.pendingCount >= target) ingestor.flush();
+    });
+    ingestor.on('ack', (n) => n >= target && stop(`stored ${n} records (--exit-after ${target})`));
+  }
+
+  let idleTimer: NodeJS.Timeout | null = null;
+  const touch = (): void => {
+    if (opts.idleExitS === undefined) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => stop(`no data for ${opts.idleExitS} s (--idle-exit)`), opts.idleExitS * 1000);
+  };
+  touch();
+  const durationTimer = opts.durationS !== undefined ? setTimeout(() => stop(`ran ${opts.durationS} s (--duration)`), opts.durationS * 1000) : null;
+  const flushTimer = setInterval(() => ingestor.flush(), opts.flushIntervalMs ?? 100);
+  const onSignal = (sig: NodeJS.Signals): void => stop(`received ${sig}`);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let serial: SerialSource | null = null;
+  let fileStream: fs.ReadStream | null = null;
+  if (opts.serial) {
+    serial = new SerialSource({ path: opts.serial, baudRate: opts.baudRate });
+    serial.on('data', (chunk) => {
+      touch();
+      ingestor.push(chunk);
+    });
+    serial.on('open', (p) => log(`opened ${p}`));
+    serial.on('disconnect', (why) => {
+      ingestor.reconnects++;
+      ingestor.flush();
+      log(`device disconnected (${why}); reconnecting`);
+    });
+    serial.on('error', (err) => log(`serial error: ${err.message}`));
+    serial.start();
+  } else {
+    const stream = fs.createReadStream(opts.inFile!);
+    fileStream = stream;
+    stream.on('data', (chunk) => {
+      touch();
+      ingestor.push(chunk as Buffer);
+    });
+    stream.on('end', () => stop('end of input file'));
+    stream.on('error', (err) => stop(`cannot read ${opts.inFile}: ${err.message}`));
+  }
+
+  await stopped;
+  if (idleTimer) clearTimeout(idleTimer);
+  if (durationTimer) clearTimeout(durationTimer);
+  clearInterval(flushTimer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await serial?.stop();
+  fileStream?.destroy();
+  ingestor.flush();
+  store.close();
+
+  const result: IngestResult = { ...ingestor.stats(), stopReason, storeRecovery: rec };
+  if (opts.statsJson) fs.writeFileSync(opts.statsJson, JSON.stringify(result, null, 2) + '\n');
+  log(formatStats(result));
+  return result;
+}
+
+export function formatStats(s: IngestResult): string {
+  const kinds = Object.entries(s.errors)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return [
+    `stopped: ${s.stopReason}`,
+    `bytes read ${s.bytesRead}, frames ok ${s.framesOk}, frames bad ${s.framesBad}${kinds ? ` (${kinds})` : ''}`,
+    `sequence gaps ${s.seqGapEvents} (${s.seqGaps} frames missing), reconnects ${s.reconnects}, records stored ${s.recordsStored}`,
+  ].join('\n');
+}

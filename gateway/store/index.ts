@@ -1,0 +1,3 @@
+export { RecordStore } from './record-store.ts';
+export { SegmentLog, type RecoveryReport, type SegmentLogOptions } from './segment-log.ts';
+export { encodeEntry, scanEntries, type ScanResult } from './entry-codec.ts';
