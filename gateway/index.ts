@@ -2,3 +2,4 @@ export { RecordStore, SegmentLog, scanEntries, encodeEntry, type RecoveryReport 
 export { Ingestor, type IngestStats } from './ingest/ingestor.ts';
 export { SerialSource, type SerialSourceOptions } from './ingest/serial-source.ts';
 export { runIngest, formatStats, type RunIngestOptions, type IngestResult } from './ingest/run-ingest.ts';
+export * from './training/index.ts';
