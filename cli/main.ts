@@ -5,6 +5,7 @@ import { registerPrivacy } from './privacy.ts';
 import { registerModel } from './model.ts';
 import { registerDemo } from './demo.ts';
 import { registerBench } from './bench.ts';
+import { registerBroker } from './broker.ts';
 
 /** Builds the one `fedwear` command. Each area adds its own subcommands; actions load their code lazily. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerModel(program);
   registerDemo(program);
   registerBench(program);
+  registerBroker(program);
   return program;
 }
 

@@ -1,0 +1,26 @@
+// Public face of broker/: other folders import only from here.
+export { TOPIC_PREFIX, ID_PATTERN, CLIENT_ID_PATTERN, topics, topicFilters, parseTopic, formatTopic, isValidId, isValidClientId, usernameOfClientId } from './topics.ts';
+export type { FedwearTopic } from './topics.ts';
+export { topicNameError, topicFilterError, filterCovers } from './topic-filter.ts';
+export { ROLES } from './identity.ts';
+export type { Role, Identity } from './identity.ts';
+export { authorize, rulesFor } from './acl.ts';
+export type { Action, Decision } from './acl.ts';
+export { hashPassword, verifyPassword, parsePasswordHash, generatePassword, DEFAULT_SCRYPT } from './password-hash.ts';
+export type { ScryptParams, ParsedHash } from './password-hash.ts';
+export { parseCredentials, loadCredentialsFile, saveCredentialsFile, emptyCredentials, upsertUser, identityOf } from './credentials-file.ts';
+export type { CredentialsFile, UserEntry } from './credentials-file.ts';
+export { CredentialStore } from './credential-store.ts';
+export { setPassword } from './set-password.ts';
+export type { SetPasswordRequest, SetPasswordResult } from './set-password.ts';
+export { BrokerConfigSchema, parseBrokerConfig, loadBrokerConfig } from './config.ts';
+export type { BrokerConfig, BrokerConfigInput } from './config.ts';
+export { PacketLengthScanner } from './packet-length.ts';
+export type { PacketViolation } from './packet-length.ts';
+export { TokenBuckets } from './token-bucket.ts';
+export { metricTotal } from './metrics.ts';
+export type { BrokerMetrics } from './metrics.ts';
+export { statusRecord, parseStatusRecord } from './status.ts';
+export type { StatusRecord } from './status.ts';
+export { startBroker } from './server.ts';
+export type { BrokerHandle, StartBrokerOptions } from './server.ts';

@@ -1,0 +1,232 @@
+/**
+ * startBroker: wires the pieces into one running broker. aedes with the access hooks, durable
+ * persistence, the listeners, the broker-published status records, metrics and logs.
+ * The caller gets the aedes instance: an in-process aggregator subscribes and publishes on it directly
+ * (which bypasses the ACL by design).
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
+import { pino, type Logger } from 'pino';
+import { createAccessHooks } from './access-hooks.ts';
+import { parseBrokerConfig, type BrokerConfig, type BrokerConfigInput } from './config.ts';
+import { ConnectionGate } from './connection-gate.ts';
+import { CredentialStore } from './credential-store.ts';
+import type { Identity } from './identity.ts';
+import { listenTcp, listenTls, listenWebSocket, type ConnectionInfo, type Listener, type ListenerDeps } from './listeners.ts';
+import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
+import { openPersistence, type OpenedPersistence } from './persistence.ts';
+import { parseStatusRecord, statusPacket, statusRecord } from './status.ts';
+import { topicFilters } from './topics.ts';
+
+export interface StartBrokerOptions {
+  /** Defaults to pino on stderr at config.logLevel. */
+  logger?: Logger;
+  /** Use these credentials instead of reading config.credentialsFile. */
+  credentials?: CredentialStore;
+  /** Clock for the per-IP rate limit (tests). */
+  now?: () => number;
+}
+
+export interface BrokerHandle {
+  aedes: Aedes;
+  config: BrokerConfig;
+  tcpPort: number | undefined;
+  tlsPort: number | undefined;
+  wsPort: number | undefined;
+  metricsPort: number | undefined;
+  metrics: BrokerMetrics;
+  log: Logger;
+  /** The identity a connected client authenticated as. */
+  identityOf(client: Client): Identity | undefined;
+  /** The transport and address a client connected from. */
+  connectionOf(client: Client): ConnectionInfo | undefined;
+  /** Re-reads config.credentialsFile; new CONNECTs use it, open sessions keep their identity. */
+  reloadCredentials(): void;
+  close(): Promise<void>;
+}
+
+export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOptions = {}): Promise<BrokerHandle> {
+  const config = parseBrokerConfig(input);
+  const log = opts.logger ?? pino({ name: 'fedwear-broker', level: config.logLevel }, pino.destination(2));
+  if (!opts.credentials && !config.credentialsFile) throw new Error('broker config: credentialsFile: expected the path of the credentials file');
+  let credentials = opts.credentials ?? CredentialStore.fromFile(config.credentialsFile!);
+  const tlsFiles = config.tls && readTlsFiles('tls', config.tls);
+  const wssFiles = config.websocket?.keyFile && config.websocket.certFile ? readTlsFiles('websocket', { keyFile: config.websocket.keyFile, certFile: config.websocket.certFile }) : undefined;
+
+  const metrics = createBrokerMetrics();
+  const hooks = createAccessHooks({ credentials: () => credentials, metrics, log });
+  const cleanups: Array<() => Promise<void>> = [];
+  const runCleanups = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: Error) => log.error({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    const store: OpenedPersistence = await openPersistence(config.persistence);
+    cleanups.push(() => store.close());
+
+    const aedes = await Aedes.createBroker({
+      persistence: store.persistence,
+      connectTimeout: config.limits.connectTimeoutMs,
+      ...hooks,
+    });
+    cleanups.push(() => new Promise<void>((r) => aedes.close(() => r())));
+
+    let closing = false;
+    const connections = new WeakMap<Duplex, ConnectionInfo>();
+    const connectionOf = (client: Client): ConnectionInfo | undefined => connections.get(client.conn as Duplex);
+    trackSessions(aedes, { identityOf: hooks.identityOf, connectionOf, metrics, log, isClosing: () => closing });
+    await markStaleSessionsOffline(aedes, log);
+
+    const deps: ListenerDeps = {
+      gate: new ConnectionGate({
+        maxConnections: config.limits.maxConnections,
+        perIpPerSecond: config.limits.connectionsPerIpPerSecond,
+        perIpBurst: config.limits.connectionBurstPerIp,
+        now: opts.now,
+      }),
+      metrics,
+      log,
+      maxPacketBytes: config.limits.maxPacketBytes,
+      handle(stream, info) {
+        connections.set(stream, info);
+        aedes.handle(stream);
+      },
+    };
+    const listeners: Listener[] = [];
+    const open = async (l: Promise<Listener>): Promise<Listener> => {
+      const listener = await l;
+      listeners.push(listener);
+      return listener;
+    };
+    // Listeners close first on shutdown (cleanups run in reverse), so no new client races the teardown.
+    cleanups.push(async () => {
+      closing = true;
+      await Promise.all(listeners.map((l) => l.close()));
+    });
+    const tcp = config.tcp ? await open(listenTcp(config.tcp, deps)) : undefined;
+    const tlsL = config.tls && tlsFiles ? await open(listenTls({ ...config.tls, ...tlsFiles }, deps)) : undefined;
+    const ws = config.websocket ? await open(listenWebSocket({ ...config.websocket, ...wssFiles }, deps)) : undefined;
+    const metricsServer = config.metrics ? await serveMetrics(config.metrics, metrics, log) : undefined;
+    if (metricsServer) cleanups.push(metricsServer.close);
+
+    log.info(
+      { tcp: tcp?.port, tls: tlsL?.port, ws: ws?.port, metrics: metricsServer?.port, persistence: config.persistence.type, users: credentials.size },
+      'broker listening',
+    );
+
+    return {
+      aedes,
+      config,
+      tcpPort: tcp?.port,
+      tlsPort: tlsL?.port,
+      wsPort: ws?.port,
+      metricsPort: metricsServer?.port,
+      metrics,
+      log,
+      identityOf: hooks.identityOf,
+      connectionOf,
+      reloadCredentials() {
+        if (!config.credentialsFile) throw new Error('no credentialsFile in the broker config to reload from');
+        const next = CredentialStore.fromFile(config.credentialsFile);
+        credentials = next;
+        log.info({ users: next.size }, 'credentials reloaded');
+      },
+      close: runCleanups,
+    };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}
+
+function readTlsFiles(field: string, f: { keyFile: string; certFile: string; caFile?: string }): { key: Buffer; cert: Buffer; ca?: Buffer } {
+  const read = (name: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`broker config: ${field}.${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  };
+  return { key: read('keyFile', f.keyFile), cert: read('certFile', f.certFile), ...(f.caFile ? { ca: read('caFile', f.caFile) } : {}) };
+}
+
+interface SessionDeps {
+  identityOf(client: Client): Identity | undefined;
+  connectionOf(client: Client): ConnectionInfo | undefined;
+  metrics: BrokerMetrics;
+  log: Logger;
+  isClosing(): boolean;
+}
+
+/** Logs sessions, counts them, and publishes their retained status/<clientId> record. */
+function trackSessions(aedes: Aedes, { identityOf, connectionOf, metrics, log, isClosing }: SessionDeps): void {
+  const online = new WeakSet<Client>();
+  const endReason = new WeakMap<Client, string>();
+  const publish = (packet: ReturnType<typeof statusPacket>): void =>
+    aedes.publish(packet, (err) => {
+      if (err) log.error({ err, topic: packet.topic }, 'status publish failed');
+    });
+
+  aedes.on('clientReady', (client) => {
+    const identity = identityOf(client);
+    if (!identity) return;
+    online.add(client);
+    metrics.clientsConnected.inc();
+    const conn = connectionOf(client);
+    log.info({ clientId: client.id, role: identity.role, transport: conn?.transport, ip: conn?.remoteAddress }, 'client connected');
+    publish(statusPacket(statusRecord(client.id, identity, true, new Date())));
+  });
+  aedes.on('clientError', (client, err) => {
+    endReason.set(client, err.message);
+    log.debug({ clientId: client.id, err: err.message }, 'client error');
+  });
+  aedes.on('connectionError', (client, err) => log.debug({ err: err.message, ip: connectionOf(client)?.remoteAddress }, 'connection error before CONNECT'));
+  aedes.on('keepaliveTimeout', (client) => endReason.set(client, 'keepalive timeout'));
+  aedes.on('clientDisconnect', (client) => {
+    if (!online.has(client)) return;
+    online.delete(client);
+    metrics.clientsConnected.dec();
+    const identity = identityOf(client)!;
+    const reason = endReason.get(client) ?? 'disconnected';
+    log.info({ clientId: client.id, reason }, 'client disconnected');
+    // During shutdown persistence is about to close; the next start marks these sessions offline.
+    if (!isClosing()) publish(statusPacket(statusRecord(client.id, identity, false, new Date(), reason)));
+  });
+}
+
+/** Sessions still "online" in retained status records were cut by a broker stop or crash. */
+async function markStaleSessionsOffline(aedes: Aedes, log: Logger): Promise<void> {
+  const persistence = (aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<{ payload: Buffer }> } }).persistence;
+  const stale: Array<ReturnType<typeof statusPacket>> = [];
+  for await (const packet of persistence.createRetainedStream(topicFilters.allStatus)) {
+    const record = parseStatusRecord(packet.payload);
+    if (record?.online) stale.push(statusPacket({ ...record, online: false, at: new Date().toISOString(), reason: 'broker restarted' }));
+  }
+  await Promise.all(stale.map((p) => new Promise<void>((resolve) => aedes.publish(p, () => resolve()))));
+  if (stale.length > 0) log.info({ sessions: stale.length }, 'marked sessions cut by the last broker stop as offline');
+}
+
+async function serveMetrics(opts: { host: string; port: number }, metrics: BrokerMetrics, log: Logger): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body))
+        .catch((err: Error) => res.writeHead(500).end(err.message));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`metrics listener on ${opts.host}:${opts.port}: ${err.message}`)));
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  server.on('error', (err) => log.error({ err }, 'metrics listener error'));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
