@@ -52,3 +52,27 @@ export { SeenUpdates, type SeenUpdatesSnapshot } from './seen-updates.ts';
 
 // Aggregation
 export * from './strategies/index.ts';
+
+// MQTT payloads besides the update envelope
+export {
+  AuditVerdictSchema,
+  BudgetSummarySchema,
+  MODEL_MESSAGE_VERSION,
+  MessageError,
+  RoundAnnouncementSchema,
+  RoundMetricsSchema,
+  RoundTrainingSchema,
+  decodeModelMessage,
+  encodeModelMessage,
+  parseAuditVerdict,
+  parseBudgetSummary,
+  parseRoundAnnouncement,
+  parseRoundMetrics,
+  sha256HexOf,
+  type AuditVerdict,
+  type BudgetSummary,
+  type ModelMessage,
+  type RoundAnnouncement,
+  type RoundMetrics,
+  type RoundTraining,
+} from './messages.ts';
