@@ -1,6 +1,8 @@
 /**
  * models/: the calorie model's math (MLP forward/backward over typed arrays), per-sample gradients
- * for DP-SGD, int8 quantization, ONNX export and serving, and the model manifest.
+ * for DP-SGD, int8 quantization, ONNX export and serving, and the model manifest; the features and
+ * windows every consumer shares, the published baselines, evaluation, and the base model
+ * (`fedwear model pretrain`, models/base/).
  */
 export {
   type Activation,
@@ -76,3 +78,130 @@ export {
 } from './manifest.ts';
 export { type PackageOptions, type ModelPackage, packageModel } from './model-package.ts';
 export { seededRng, gaussian } from './random.ts';
+export {
+  type Sex,
+  type FeatureName,
+  type FeatureProfile,
+  type ResolvedProfile,
+  type ValueSource,
+  type WindowStats,
+  type TimeRange,
+  type WindowFeatures,
+  FEATURE_NAMES,
+  FEATURE_COUNT,
+  FEATURE_INDEX,
+  HR_SAMPLE_RATE_HZ,
+  HR_PLAUSIBLE_BPM,
+  MIN_HR_VALID_FRACTION,
+  RR_PLAUSIBLE_MS,
+  RR_ARTEFACT_FRACTION,
+  MIN_RR_DIFFS,
+  DEFAULT_RMSSD_MS,
+  CADENCE_BLOCK_S,
+  MAX_STEPS_GAP_S,
+  MAX_CADENCE_SPM,
+  DEFAULT_RESTING_HR_BPM,
+  RESTING_HR_MIN_VALID_FRACTION,
+  RESTING_HR_MAX_CADENCE_SPM,
+  RESTING_HR_PERCENTILE,
+  RESTING_HR_MIN_WINDOWS,
+  tanakaHrMax,
+  resolveProfile,
+  windowStats,
+  featuresFromStats,
+  extractFeatures,
+  estimateRestingHr,
+} from './features.ts';
+export {
+  type WindowingOptions,
+  type WindowLabel,
+  type RecordWindow,
+  type FeatureWindow,
+  type WindowerCounters,
+  type WindowRecordsOptions,
+  type WindowRecordsResult,
+  Windower,
+  recordWindows,
+  windowRecords,
+  attachFeatures,
+} from './windowing.ts';
+export {
+  type KeytelInput,
+  type StepsInput,
+  KJ_PER_KCAL,
+  KCAL_PER_KG_MIN_PER_MET,
+  STEPS_REST_BELOW_SPM,
+  STEPS_RUN_FROM_SPM,
+  keytelKjPerMin,
+  keytelKcalPerMin,
+  stepLengthM,
+  stepsMet,
+  stepsKcalPerMin,
+  keytelPredictor,
+  keytelVo2maxPredictor,
+  stepsPredictor,
+} from './baselines.ts';
+export {
+  type Predictor,
+  type EvalSet,
+  type ErrorMetrics,
+  type EvaluationReport,
+  type EvaluateOptions,
+  type TableOptions,
+  OVERALL,
+  errorMetrics,
+  evaluatePredictors,
+  formatEvaluationTable,
+} from './evaluate.ts';
+export { type AdamOptions, Adam } from './adam.ts';
+export { type TrainOptions, type EpochRecord, type TrainResult, cosineLr, trainRegressor, foldTargetScaling } from './train.ts';
+export {
+  type PopulationOptions,
+  type PopulationPart,
+  type PopulationRun,
+  type Population,
+  type WindowRows,
+  type RunWindows,
+  DAY_MS,
+  demographicProfile,
+  simulateRunWindows,
+  simulatePopulation,
+  checkPopulationOptions,
+  rowClusters,
+  selectRows,
+} from './pretrain-data.ts';
+export {
+  type ParamsFile,
+  type LoadedParams,
+  type LoadedModelDir,
+  MODEL_FILES,
+  PARAMS_FORMAT,
+  PARAMS_FORMAT_VERSION,
+  ParamsFileSchema,
+  paramsSha256,
+  paramsFileJson,
+  parseParamsFile,
+  loadModelDir,
+  writeModelFiles,
+} from './model-dir.ts';
+export {
+  type PretrainConfig,
+  type PretrainResult,
+  type BaseModelEvaluation,
+  type EvaluationTable,
+  type EvaluatedModel,
+  type Log,
+  PRETRAIN_START_MS,
+  PRETRAIN_CREATED,
+  PREDICTOR_NAMES,
+  defaultPretrainConfig,
+  tinyPretrainConfig,
+  canonicalPretrainConfig,
+  checkPretrainConfig,
+  baseModelVersion,
+  pretrainCommand,
+  pretrainBaseModel,
+  evaluateBaseModel,
+  formatBaseModelEvaluation,
+  evaluateModelDir,
+} from './pretrain.ts';
