@@ -9,14 +9,18 @@ import { computeEpsilon, discretize } from './discrete.ts';
 import { Domain, computeSafeDomainSize, meshSize, type RdpEpsilonFn } from './domain.ts';
 import { PoissonSubsampledGaussianPRV, TruncatedPRV, type MeanBreakpoints } from './prvs.ts';
 import { rdpEpsilon } from '../rdp.ts';
+import { releaseFftCaches } from './fft.ts';
 
 /** Opacus' get_epsilon default. */
 export const DEFAULT_EPS_ERROR = 0.01;
 /**
- * 2^24 points: about 1.2 GB of transient Float64Arrays at the largest FFT. Opacus has no guard and
+ * 2^24 points: about 1.5 GB of transient Float64Arrays at the largest FFT. Opacus has no guard and
  * dies with MemoryError in this regime (eps in the hundreds and more, where RDP is the better tool).
  */
 export const DEFAULT_MAX_DOMAIN_POINTS = 2 ** 24;
+
+/** Above this many points the FFT caches (hundreds of MB) are released after each call. */
+const LARGE_GRID = 2 ** 21;
 
 export interface PrvOptions {
   /** Width of the epsilon error band; default 0.01 as Opacus. */
@@ -54,8 +58,8 @@ function checkHistory(history: readonly MechanismStep[]): void {
   history.forEach((h, i) => {
     if (!(Number.isSafeInteger(h.steps) && h.steps >= 0)) throw new RangeError(`PRV history[${i}].steps must be a non-negative integer, got ${h.steps}`);
     if (!(h.sampleRate >= 0 && h.sampleRate <= 1)) throw new RangeError(`PRV history[${i}].sampleRate must be in [0, 1], got ${h.sampleRate}`);
-    if (!(h.noiseMultiplier >= 0) || Number.isNaN(h.noiseMultiplier)) {
-      throw new RangeError(`PRV history[${i}].noiseMultiplier must be a number >= 0, got ${h.noiseMultiplier}`);
+    if (!(h.noiseMultiplier >= 0 && Number.isFinite(h.noiseMultiplier))) {
+      throw new RangeError(`PRV history[${i}].noiseMultiplier must be a finite number >= 0, got ${h.noiseMultiplier}`);
     }
   });
 }
@@ -121,8 +125,8 @@ export function prvDomain(history: readonly MechanismStep[], delta: number, opts
   if (predicted > r.maxDomainPoints) {
     throw new RangeError(
       `PRV domain would need ~${Math.ceil(predicted)} points (half-width ${halfWidth.toFixed(3)}, mesh ${dt.toExponential(3)}), ` +
-        `more than maxDomainPoints=${r.maxDomainPoints}. Opacus runs out of memory here; such histories have epsilon ` +
-        `around ${(halfWidth - 3).toFixed(0)} or more, use the RDP accountant or raise maxDomainPoints.`,
+        `more than maxDomainPoints=${r.maxDomainPoints}. Opacus itself runs out of memory in this regime (the RDP bound ` +
+        `that sizes the grid is ${(halfWidth - 3).toFixed(1)}); use the RDP accountant or raise maxDomainPoints.`,
     );
   }
   const domain = Domain.createAligned(-halfWidth, halfWidth, dt);
@@ -136,25 +140,28 @@ export function prvDomain(history: readonly MechanismStep[], delta: number, opts
 export function prvEpsilon(history: readonly MechanismStep[], delta: number, opts: PrvOptions = {}): PrvResult {
   const planned = prvDomain(history, delta, opts);
   const r = resolveOptions(delta, opts);
+  const h = normaliseHistory(history);
   const base = { delta, epsError: r.epsError, deltaError: r.deltaError };
   if (planned === null) {
-    const h = normaliseHistory(history);
     // No composed step: nothing was released. A step without noise: nothing is private.
     const e = h.length === 0 ? 0 : Infinity;
     return { epsilon: e, estimate: e, lower: e, ...base, domainSize: 0, dt: NaN, halfWidth: NaN };
   }
   const { domain, halfWidth, dt } = planned;
-  const h = normaliseHistory(history);
-  const dprvs = h.map((e) => {
-    const prv = new PoissonSubsampledGaussianPRV(e.sampleRate, e.noiseMultiplier);
-    return discretize(new TruncatedPRV(prv, domain.tMin, domain.tMax), domain, r.meanBreakpoints);
-  });
-  const composed = composeHeterogeneous(
-    dprvs,
-    h.map((e) => e.steps),
-  );
-  const { lower, estimate, upper } = computeEpsilon(composed, delta, r.deltaError, r.epsError);
-  return { epsilon: upper, estimate, lower, ...base, domainSize: domain.size, dt, halfWidth };
+  try {
+    const dprvs = h.map((e) => {
+      const prv = new PoissonSubsampledGaussianPRV(e.sampleRate, e.noiseMultiplier);
+      return discretize(new TruncatedPRV(prv, domain.tMin, domain.tMax), domain, r.meanBreakpoints);
+    });
+    const composed = composeHeterogeneous(
+      dprvs,
+      h.map((e) => e.steps),
+    );
+    const { lower, estimate, upper } = computeEpsilon(composed, delta, r.deltaError, r.epsError);
+    return { epsilon: upper, estimate, lower, ...base, domainSize: domain.size, dt, halfWidth };
+  } finally {
+    if (domain.size > LARGE_GRID) releaseFftCaches();
+  }
 }
 
 /** The PRV accountant behind the shared Accountant contract, with Opacus' defaults. */

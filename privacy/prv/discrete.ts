@@ -12,7 +12,7 @@ export interface DiscretePRV {
   domain: Domain;
 }
 
-/** Neumaier-compensated Σ a_i·b_i: the mean of a million-point pmf to the last ulp. */
+/** Neumaier-compensated Σ a_i·b_i (numpy.dot sums in BLAS order; this is at least as accurate). */
 function dot(a: Float64Array, b: Float64Array): number {
   let sum = 0;
   let c = 0;

@@ -9,7 +9,8 @@
  *
  * Accuracy: twiddles come from Math.cos/Math.sin of the exact angle (no recurrences), and the
  * Bluestein chirp uses k² reduced modulo 2M in integers, so the phase never loses precision;
- * round-off is O(ε·log N) relative to the largest coefficient, as for pocketfft.
+ * round-off is O(ε·log N) relative to the largest coefficient (Bluestein's two extra transforms
+ * add a small constant factor over pocketfft: ~2e-15 relative round trip at N ~ 10^4).
  */
 
 function isPowerOfTwo(n: number): boolean {
@@ -136,6 +137,16 @@ interface BluesteinPlan {
 }
 
 let lastBluestein: BluesteinPlan | undefined;
+
+/**
+ * Drops the cached twiddle tables and Bluestein plan. They make the rfft/irfft pair of one
+ * composition share work, but at 10^7 points they hold hundreds of MB; callers release them
+ * after a large computation.
+ */
+export function releaseFftCaches(): void {
+  twiddleCache.clear();
+  lastBluestein = undefined;
+}
 
 function bluesteinPlan(m: number): BluesteinPlan {
   if (lastBluestein?.m === m) return lastBluestein;
