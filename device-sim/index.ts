@@ -71,3 +71,4 @@ export {
   type PumpStats,
 } from './stream-out.ts';
 export { parseSimCommand, runSimCommand, DEFAULT_BAUD, type SimCommand, type SimOutput, type SimIo, type SimSummary } from './sim-command.ts';
+export { startPtyPair, socatAvailable, type PtyPair } from './pty-pair.ts';

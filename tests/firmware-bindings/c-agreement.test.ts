@@ -18,7 +18,9 @@ import {
   type DecoderStats,
   type DeviceRecord,
 } from '../../firmware-bindings/index.ts';
-import vectors from '../fixtures/wire-vectors.json' with { type: 'json' };
+import { loadFixture } from '../helpers/fixtures.ts';
+
+const vectors = loadFixture<typeof import('../fixtures/wire-vectors.json')>('wire-vectors.json');
 import { SEED, concat, hex, mixedStreamArb, recordArb, recordToLine, unhex } from './helpers.ts';
 
 const C_DIR = path.join(import.meta.dirname, '../../firmware-bindings/c');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WireError, cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../../firmware-bindings/index.ts';
-import vectors from '../fixtures/wire-vectors.json' with { type: 'json' };
+import { loadFixture } from '../helpers/fixtures.ts';
+
+const vectors = loadFixture<typeof import('../fixtures/wire-vectors.json')>('wire-vectors.json');
 import { SEED, hex, unhex } from './helpers.ts';
 
 function decodeError(bytes: number[]): WireError {

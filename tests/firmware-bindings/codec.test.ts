@@ -15,7 +15,9 @@ import {
   encodeRecord,
   type DeviceRecord,
 } from '../../firmware-bindings/index.ts';
-import vectors from '../fixtures/wire-vectors.json' with { type: 'json' };
+import { loadFixture } from '../helpers/fixtures.ts';
+
+const vectors = loadFixture<typeof import('../fixtures/wire-vectors.json')>('wire-vectors.json');
 import { SEED, hex, recordArb, unhex } from './helpers.ts';
 
 const T = 1_732_000_000_000;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CRC16_INIT, crc16, crc16Update } from '../../firmware-bindings/index.ts';
-import vectors from '../fixtures/wire-vectors.json' with { type: 'json' };
+import { loadFixture } from '../helpers/fixtures.ts';
+
+const vectors = loadFixture<typeof import('../fixtures/wire-vectors.json')>('wire-vectors.json');
 import { SEED, unhex } from './helpers.ts';
 
 /** The CRC straight from its definition, bit by bit: the table version must agree with it. */

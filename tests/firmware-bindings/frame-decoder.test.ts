@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, WireError, cobsEncode, encodeFrame, encodeRecord, type DeviceRecord } from '../../firmware-bindings/index.ts';
-import vectors from '../fixtures/wire-vectors.json' with { type: 'json' };
+import { loadFixture } from '../helpers/fixtures.ts';
+
+const vectors = loadFixture<typeof import('../fixtures/wire-vectors.json')>('wire-vectors.json');
 import { concat, unhex } from './helpers.ts';
 
 const hr = (deviceId: number, seq: number): DeviceRecord => ({ type: 'heartRate', deviceId, seq, timestampMs: 1_732_000_000_000 + seq, bpm: 70, confidence: 90 });

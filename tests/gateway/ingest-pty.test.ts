@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cobsEncode, crc16, encodeFrame, encodeRecord, type DeviceRecord } from '../../firmware-bindings/index.ts';
 import { RecordStore } from '../../gateway/index.ts';
-import { startPtyPair, type PtyPair } from '../helpers/socat.ts';
+import { startPtyPair, type PtyPair } from '../../device-sim/index.ts';
 import { runCli, spawnCli, waitForExit, waitForLine } from '../helpers/run-cli.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,8 +13,13 @@ export interface PtyPair {
   stop(): Promise<void>;
 }
 
+/** Whether socat is installed (the demo falls back to in-process streams without it). */
+export function socatAvailable(): boolean {
+  return spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
 /**
- * Starts `socat` with two linked pseudo-terminals and resolves once it reports its data transfer
+ * A simulated USB cable: starts `socat` with two linked pseudo-terminals and resolves once it reports its data transfer
  * loop (both links exist then; shared/notes/edge-stack.md §1). Raw mode, so every byte value passes.
  */
 export async function startPtyPair(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fedwear-pty-'))): Promise<PtyPair> {
