@@ -8,5 +8,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', './tests/ci-reporter.ts'],
+    setupFiles: ['./tests/setup-fast-check.ts'],
   },
 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AggregatorConfigSchema, resolveAggregatorPaths } from './aggregator/config.ts';
 import { expected, formatIssues } from './schema-errors.ts';
 
 const host = z.string({ error: expected('expected a host name or IP address') }).min(1, { error: expected('expected a host name or IP address') });
@@ -75,6 +76,8 @@ export const BrokerConfigSchema = z.strictObject({
   persistence: PersistenceSchema.default({ type: 'level', path: 'broker-data' }),
   metrics: MetricsSchema.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: expected('expected one of fatal, error, warn, info, debug, trace, silent') }).default('info'),
+  /** Runs the aggregator in-process (broker/aggregator/config.ts). */
+  aggregator: AggregatorConfigSchema.optional(),
 }).superRefine((c, ctx) => {
   if (c.tcp === false && !c.tls && !c.websocket) ctx.addIssue({ code: 'custom', path: ['tcp'], message: 'no listener left: enable tcp, tls or websocket' });
 });
@@ -99,6 +102,7 @@ export function parseBrokerConfig(raw: unknown, baseDir = process.cwd(), source 
       certFile: c.websocket.certFile && abs(c.websocket.certFile),
     },
     persistence: c.persistence.type === 'level' ? { ...c.persistence, path: abs(c.persistence.path) } : c.persistence,
+    aggregator: c.aggregator && resolveAggregatorPaths(c.aggregator, baseDir),
   };
 }
 

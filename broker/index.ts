@@ -24,3 +24,7 @@ export { statusRecord, parseStatusRecord } from './status.ts';
 export type { StatusRecord } from './status.ts';
 export { startBroker } from './server.ts';
 export type { BrokerHandle, StartBrokerOptions } from './server.ts';
+export { installPublishGates } from './publish-gate.ts';
+export type { PublishGate, PublishGates } from './publish-gate.ts';
+// The aggregator (broker/aggregator/): in-process on the aedes instance, or a client of any broker.
+export * from './aggregator/index.ts';

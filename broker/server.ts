@@ -18,6 +18,7 @@ import type { Identity } from './identity.ts';
 import { listenTcp, listenTls, listenWebSocket, type ConnectionInfo, type Listener, type ListenerDeps } from './listeners.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
 import { openPersistence, type OpenedPersistence } from './persistence.ts';
+import { installPublishGates, type PublishGates } from './publish-gate.ts';
 import { parseStatusRecord, statusPacket, statusRecord } from './status.ts';
 import { topicFilters } from './topics.ts';
 
@@ -45,6 +46,8 @@ export interface BrokerHandle {
   connectionOf(client: Client): ConnectionInfo | undefined;
   /** Re-reads config.credentialsFile; new CONNECTs use it, open sessions keep their identity. */
   reloadCredentials(): void;
+  /** In-process handling of client publishes that must finish before the PUBACK (publish-gate.ts). */
+  publishGates: PublishGates;
   close(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       ...hooks,
     });
     cleanups.push(() => new Promise<void>((r) => aedes.close(() => r())));
+    const publishGates = installPublishGates(aedes);
 
     let closing = false;
     const connections = new WeakMap<Duplex, ConnectionInfo>();
@@ -128,6 +132,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       log,
       identityOf: hooks.identityOf,
       connectionOf,
+      publishGates,
       reloadCredentials() {
         if (!config.credentialsFile) throw new Error('no credentialsFile in the broker config to reload from');
         const next = CredentialStore.fromFile(config.credentialsFile);

@@ -29,13 +29,19 @@ export function registerBroker(program: Command): void {
     .option('--config <file>', 'broker config, YAML or JSON (template: broker/broker.example.yaml)')
     .action(async (flags: { config?: string }) => {
       if (!flags.config) throw new Error('--config FILE is required (template: broker/broker.example.yaml)');
-      const { loadBrokerConfig, startBroker } = await import('../broker/index.ts');
+      const { loadBrokerConfig, startBroker, startInProcessAggregator } = await import('../broker/index.ts');
       const handle = await startBroker(loadBrokerConfig(flags.config));
+      // With an `aggregator:` section the aggregator runs in this process, on the aedes instance.
+      const aggregator = handle.config.aggregator ? await startInProcessAggregator(handle).catch(async (err: Error) => {
+        await handle.close();
+        throw err;
+      }) : undefined;
       // One machine-readable line for scripts and tests: the ports actually bound.
-      process.stdout.write(JSON.stringify({ event: 'listening', tcp: handle.tcpPort, tls: handle.tlsPort, ws: handle.wsPort, metrics: handle.metricsPort }) + '\n');
+      process.stdout.write(JSON.stringify({ event: 'listening', tcp: handle.tcpPort, tls: handle.tlsPort, ws: handle.wsPort, metrics: handle.metricsPort, ...(aggregator ? { round: aggregator.round.id, model: aggregator.model.version } : {}) }) + '\n');
       process.on('SIGHUP', () => {
         try {
           handle.reloadCredentials();
+          aggregator?.reloadCredentials();
         } catch (err) {
           handle.log.error({ err }, 'credentials reload failed; keeping the previous ones');
         }
@@ -44,6 +50,7 @@ export function registerBroker(program: Command): void {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      await aggregator?.stop();
       await handle.close();
     });
 

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { nonNegativeNumber, positiveInt, positiveNumber } from './options.ts';
+import { nonNegativeNumber, positiveInt, positiveNumber, uint32 } from './options.ts';
 
 interface IngestFlags {
   serial?: string;
   in?: string;
-  baud: number;
+  firmata?: string;
+  deviceId?: number;
+  baud?: number;
   store: string;
   statsJson?: string;
   exitAfter?: number;
@@ -21,7 +23,9 @@ export function registerGateway(program: Command): void {
     .description('read a wearable stream (serial port or file) into the durable local store')
     .option('--serial <path>', 'serial device to read (reconnects when it disappears)')
     .option('--in <file>', 'read protocol frames from a file instead')
-    .option('--baud <rate>', 'serial baud rate', positiveInt, 115200)
+    .option('--firmata <path>', 'a StandardFirmata board (pulse sensor on A0, step line on pin 2) on this serial device')
+    .option('--device-id <id>', 'device id for the --firmata board\'s records (default: derived from the path)', uint32)
+    .option('--baud <rate>', 'serial baud rate (default 115200; 57600 with --firmata)', positiveInt)
     .requiredOption('--store <dir>', 'store directory (created if missing)')
     .option('--stats-json <file>', 'write the counters as JSON on exit')
     .option('--exit-after <n>', 'stop once N records are stored', positiveInt)
@@ -29,11 +33,15 @@ export function registerGateway(program: Command): void {
     .option('--duration <seconds>', 'stop after this long', nonNegativeNumber)
     .option('--print-acks', 'print {"event":"ack","recordsStored":N} on stdout after each fsync')
     .action(async (flags: IngestFlags) => {
-      if (!!flags.serial === !!flags.in) throw new Error('give exactly one of --serial PATH or --in FILE');
+      if ([flags.serial, flags.in, flags.firmata].filter(Boolean).length !== 1) {
+        throw new Error('give exactly one of --serial PATH, --in FILE or --firmata PATH');
+      }
       const { runIngest } = await import('../gateway/index.ts');
       await runIngest({
         serial: flags.serial,
         inFile: flags.in,
+        firmata: flags.firmata,
+        deviceId: flags.deviceId,
         baudRate: flags.baud,
         store: flags.store,
         statsJson: flags.statsJson,
@@ -43,6 +51,25 @@ export function registerGateway(program: Command): void {
         ackStream: flags.printAcks ? process.stdout : undefined,
         log: (line) => process.stderr.write(line + '\n'),
       });
+    });
+
+  gateway
+    .command('run')
+    .description('the long-running gateway service: ingest, windows, live estimates over HTTP, private rounds over MQTT (template: gateway/gateway.example.yaml)')
+    .requiredOption('--config <file>', 'gateway config, YAML or JSON')
+    .action(async (flags: { config: string }) => {
+      const { runGatewayService } = await import('../gateway/index.ts');
+      await runGatewayService(flags.config);
+    });
+  gateway
+    .command('outbox')
+    .description('the durable outbox of messages for the broker')
+    .command('requeue')
+    .description("put the messages the broker refused (outbox/refused.jsonl) back in the outbox, once the cause is fixed; the service must be stopped")
+    .requiredOption('--config <file>', 'gateway config, YAML or JSON')
+    .action(async (flags: { config: string }) => {
+      const { requeueRefused } = await import('../gateway/index.ts');
+      process.stdout.write(JSON.stringify(requeueRefused(flags.config)) + '\n');
     });
 
   const store = gateway.command('store').description('inspect the local store');

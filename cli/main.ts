@@ -6,6 +6,7 @@ import { registerModel } from './model.ts';
 import { registerDemo } from './demo.ts';
 import { registerBench } from './bench.ts';
 import { registerBroker } from './broker.ts';
+import { registerAggregator } from './aggregator.ts';
 
 /** Builds the one `fedwear` command. Each area adds its own subcommands; actions load their code lazily. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerBench(program);
   registerBroker(program);
+  registerAggregator(program);
   return program;
 }
 

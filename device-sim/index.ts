@@ -71,4 +71,6 @@ export {
   type PumpStats,
 } from './stream-out.ts';
 export { parseSimCommand, runSimCommand, DEFAULT_BAUD, type SimCommand, type SimOutput, type SimIo, type SimSummary } from './sim-command.ts';
+export * from './ble/index.ts';
+export * from './firmata/index.ts';
 export { startPtyPair, socatAvailable, type PtyPair } from './pty-pair.ts';

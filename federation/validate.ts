@@ -63,6 +63,12 @@ export interface ValidationContext {
    * round. The accepted update carries its staleness for the strategy to weight.
    */
   readonly maxStaleness?: number;
+  /**
+   * Buffered mode: the model version round r was announced with. An update from a round inside the
+   * staleness window must name that version (it trained from it), not the current one. Without it,
+   * every update must name `modelVersion`.
+   */
+  readonly modelVersionOfRound?: (roundId: number) => string | undefined;
   /** Bound on the L2 norm of the decoded delta. */
   readonly normBound: number;
   /** Bound on the envelope's size in bytes. */
@@ -135,8 +141,12 @@ export function validateUpdate(envelopeBytes: Uint8Array, ctx: ValidationContext
   if (key === undefined) return no('unknown-client', `no public key is registered for client ${JSON.stringify(clientId)}`);
   if (!verifyEnvelopeSignature(env, key)) return no('bad-signature', `the signature does not verify with client ${JSON.stringify(clientId)}'s registered key`);
 
-  if (env.modelVersion !== ctx.modelVersion) return no('model-version', `update is for model ${JSON.stringify(env.modelVersion)}, current is ${JSON.stringify(ctx.modelVersion)}`);
   const maxStaleness = ctx.maxStaleness ?? 0;
+  const inWindow = roundId < ctx.openRound && ctx.openRound - roundId <= maxStaleness;
+  const expectedVersion = (inWindow ? ctx.modelVersionOfRound?.(roundId) : undefined) ?? ctx.modelVersion;
+  if (env.modelVersion !== expectedVersion) {
+    return no('model-version', `update is for model ${JSON.stringify(env.modelVersion)}, ${expectedVersion === ctx.modelVersion ? 'current is' : `round ${roundId} announced`} ${JSON.stringify(expectedVersion)}`);
+  }
   if (roundId > ctx.openRound) return no('future-round', `update is for round ${roundId} but round ${ctx.openRound} is open`);
   const staleness = ctx.openRound - roundId;
   if (staleness > maxStaleness) {

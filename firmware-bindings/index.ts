@@ -16,3 +16,5 @@ export { decodeRecord, decodeFrame } from './decode.ts';
 export { FrameDecoder, type FrameDecoderOptions, type DecoderStats, type DeviceSequenceStats } from './frame-decoder.ts';
 export { createDecoderStream, DecoderStream } from './decoder-stream.ts';
 export { WireError, WireEncodeError, WIRE_ERROR_KINDS, type WireErrorKind } from './errors.ts';
+export * from './ble/index.ts';
+export * from './johnny-five/index.ts';

@@ -15,6 +15,8 @@ export interface IngestStats {
   /** Records written and fsynced: acknowledged. */
   recordsStored: number;
   reconnects: number;
+  /** Records from record-level sources (a Firmata board), which have no frames. */
+  recordsPushed: number;
 }
 
 export interface IngestorOptions {
@@ -35,6 +37,7 @@ export interface IngestorEvents {
 export class Ingestor extends EventEmitter<IngestorEvents> {
   readonly decoder = new FrameDecoder();
   private bytesRead = 0;
+  private recordsPushed = 0;
   reconnects = 0;
   private readonly flushEvery: number;
   private readonly storedAtOpen: number;
@@ -51,6 +54,14 @@ export class Ingestor extends EventEmitter<IngestorEvents> {
       this.store.append(record);
       this.emit('record', record);
     }
+    if (this.store.pendingCount >= this.flushEvery) this.flush();
+  }
+
+  /** A record from a source that makes records itself (Firmata) rather than sending wire bytes. */
+  pushRecord(record: DeviceRecord): void {
+    this.recordsPushed++;
+    this.store.append(record);
+    this.emit('record', record);
     if (this.store.pendingCount >= this.flushEvery) this.flush();
   }
 
@@ -77,6 +88,7 @@ export class Ingestor extends EventEmitter<IngestorEvents> {
       seqGapEvents: d.seqGapEvents,
       recordsStored: this.recordsStored,
       reconnects: this.reconnects,
+      recordsPushed: this.recordsPushed,
     };
   }
 }

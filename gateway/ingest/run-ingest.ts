@@ -2,11 +2,16 @@ import fs from 'node:fs';
 import { RecordStore } from '../store/index.ts';
 import { Ingestor, type IngestStats } from './ingestor.ts';
 import { SerialSource } from './serial-source.ts';
+import { FirmataSource, type FirmataSourceStats } from './firmata-source.ts';
 
 export interface RunIngestOptions {
   serial?: string;
   baudRate?: number;
   inFile?: string;
+  /** A StandardFirmata board (pulse sensor on A0, step line on pin 2) instead of a wire-protocol device. */
+  firmata?: string;
+  /** Device id for the Firmata board's records (default: derived from its path). */
+  deviceId?: number;
   store: string;
   statsJson?: string;
   /** Stop once this many records are acknowledged. */
@@ -26,11 +31,14 @@ export interface RunIngestOptions {
 export interface IngestResult extends IngestStats {
   stopReason: string;
   storeRecovery: RecordStore['recovery'];
+  firmata?: FirmataSourceStats;
 }
 
 /** The `fedwear gateway ingest` service: one source, one store, until an exit condition. */
 export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
-  if (!!opts.serial === !!opts.inFile) throw new Error('give exactly one of --serial PATH or --in FILE');
+  if ([opts.serial, opts.inFile, opts.firmata].filter(Boolean).length !== 1) {
+    throw new Error('give exactly one of --serial PATH, --in FILE or --firmata PATH');
+  }
   const log = opts.log ?? (() => undefined);
   const store = RecordStore.open(opts.store);
   const rec = store.recovery;
@@ -76,7 +84,22 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
 
   let serial: SerialSource | null = null;
   let fileStream: fs.ReadStream | null = null;
-  if (opts.serial) {
+  let firmata: FirmataSource | null = null;
+  if (opts.firmata) {
+    firmata = new FirmataSource({ path: opts.firmata, baudRate: opts.baudRate, deviceId: opts.deviceId });
+    firmata.on('record', (record) => {
+      touch();
+      ingestor.pushRecord(record);
+    });
+    firmata.on('open', (p, fw) => log(`opened ${p} (Firmata: ${fw}, device id ${firmata!.deviceId})`));
+    firmata.on('disconnect', (why) => {
+      ingestor.reconnects++;
+      ingestor.flush();
+      log(`board disconnected (${why}); reconnecting`);
+    });
+    firmata.on('error', (err) => log(`firmata error: ${err.message}`));
+    firmata.start();
+  } else if (opts.serial) {
     serial = new SerialSource({ path: opts.serial, baudRate: opts.baudRate });
     serial.on('data', (chunk) => {
       touch();
@@ -108,11 +131,12 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await serial?.stop();
+  await firmata?.stop();
   fileStream?.destroy();
   ingestor.flush();
   store.close();
 
-  const result: IngestResult = { ...ingestor.stats(), stopReason, storeRecovery: rec };
+  const result: IngestResult = { ...ingestor.stats(), stopReason, storeRecovery: rec, ...(firmata ? { firmata: firmata.stats } : {}) };
   if (opts.statsJson) fs.writeFileSync(opts.statsJson, JSON.stringify(result, null, 2) + '\n');
   log(formatStats(result));
   return result;
@@ -126,6 +150,6 @@ export function formatStats(s: IngestResult): string {
   return [
     `stopped: ${s.stopReason}`,
     `bytes read ${s.bytesRead}, frames ok ${s.framesOk}, frames bad ${s.framesBad}${kinds ? ` (${kinds})` : ''}`,
-    `sequence gaps ${s.seqGapEvents} (${s.seqGaps} frames missing), reconnects ${s.reconnects}, records stored ${s.recordsStored}`,
+    `sequence gaps ${s.seqGapEvents} (${s.seqGaps} frames missing), reconnects ${s.reconnects}, records stored ${s.recordsStored}${s.recordsPushed ? ` (${s.recordsPushed} made from a Firmata board)` : ''}`,
   ].join('\n');
 }

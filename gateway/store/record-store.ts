@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { decodeRecord, encodeRecord, type DeviceRecord } from '../../firmware-bindings/index.ts';
+import { scanEntries } from './entry-codec.ts';
 import { SegmentLog, type RecoveryReport, type SegmentLogOptions } from './segment-log.ts';
 
 /**
@@ -41,5 +43,25 @@ export class RecordStore {
 
   static *readAll(dir: string): Generator<DeviceRecord> {
     for (const body of SegmentLog.readAll(dir)) yield decodeRecord(body);
+  }
+
+  /**
+   * The records of the newest segments, from the newest segment holding a record stamped at or
+   * before `sinceMs` onwards (so every record newer than `sinceMs` is included, plus some older ones
+   * of that segment). Reads only the tail of a long history: the service replays windowing from it.
+   */
+  static *readSince(dir: string, sinceMs: number): Generator<DeviceRecord> {
+    const numbers = SegmentLog.segmentNumbers(dir);
+    let first = 0;
+    for (let i = numbers.length - 1; i >= 0; i--) {
+      const scan = scanEntries(fs.readFileSync(SegmentLog.segmentPath(dir, numbers[i])));
+      if (scan.entries.some((e) => decodeRecord(e.body).timestampMs <= sinceMs)) {
+        first = i;
+        break;
+      }
+    }
+    for (const n of numbers.slice(first)) {
+      for (const e of scanEntries(fs.readFileSync(SegmentLog.segmentPath(dir, n))).entries) yield decodeRecord(e.body);
+    }
   }
 }

@@ -86,6 +86,11 @@ export class SegmentLog {
       .sort((a, b) => a - b);
   }
 
+  /** The file of segment `n` in `dir`. */
+  static segmentPath(dir: string, n: number): string {
+    return path.join(dir, segmentName(n));
+  }
+
   /** Entries acknowledged as durable (written and fsynced), including those found on open. */
   get durableCount(): number {
     return this.durable;

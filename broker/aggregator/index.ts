@@ -1,0 +1,23 @@
+/** The aggregator: rounds, strategies, durable round state, privacy audit. See broker/README.md, "Aggregator". */
+export { AggregatorConfigSchema, parseAggregatorConfig, loadAggregatorConfig, resolveAggregatorPaths } from './config.ts';
+export type { AggregatorConfig, AggregatorConfigInput, StrategyConfig } from './config.ts';
+export { startAggregator } from './aggregator.ts';
+export type { AggregatorHandle, AggregatorOptions, AggregatorEvents, RejectedEvent } from './aggregator.ts';
+export { startInProcessAggregator } from './in-process.ts';
+export { inProcessTransport, clientTransport } from './transport.ts';
+export type { AggregatorTransport, InboundHandlers, InProcessTransportOptions, ClientTransportOptions } from './transport.ts';
+export { RoundEngine } from './round-engine.ts';
+export type { AcceptedUpdate, AggregatorRejectReason, CloseDecision, EngineOptions, EngineState, Judgement, OpenRound, RoundOutcome } from './round-engine.ts';
+export { RoundStore } from './round-store.ts';
+export type { JournalRecord, OpenedRoundStore } from './round-store.ts';
+export { Journal, JournalCorruptError } from './journal.ts';
+export { buildStrategy, roundPolicyOf } from './strategy.ts';
+export { loadBaseModel, publishModel, modelSpec, withBody } from './global-model.ts';
+export type { BaseModel, GlobalModel, ModelSpec, PublishedModel } from './global-model.ts';
+export { LedgerAudit } from './ledger-audit.ts';
+export type { AuditFault } from './ledger-audit.ts';
+export { PrivacyAuditor } from './auditor.ts';
+export type { AuditorOptions } from './auditor.ts';
+export { KeyDirectory } from './key-directory.ts';
+export { createAggregatorMetrics } from './metrics.ts';
+export type { AggregatorMetrics } from './metrics.ts';
