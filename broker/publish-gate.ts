@@ -16,18 +16,28 @@ export type PublishGate = (packet: Readonly<PublishPacket>, client: Client) => P
 export interface PublishGates {
   /** Gates client publishes on topics matching `filter`; returns a function that removes the gate. */
   add(filter: string, gate: PublishGate): () => void;
+  /**
+   * Holds client publishes on topics matching the filters until the returned function is called,
+   * then runs whatever gates exist by then. A broker that will host an in-process aggregator holds
+   * updates from the moment it listens: otherwise a gateway that reconnects first would get its
+   * PUBACK before the aggregator's gate exists, and the update would be acknowledged but never seen.
+   */
+  hold(filters: readonly string[]): () => void;
 }
 
 export function installPublishGates(aedes: Aedes): PublishGates {
   const gates: Array<{ filter: string; gate: PublishGate }> = [];
+  const holds: Array<{ filters: readonly string[]; released: Promise<void> }> = [];
   const tails = new WeakMap<Client, Promise<unknown>>();
   const authorize: Aedes['authorizePublish'] = aedes.authorizePublish.bind(aedes);
   aedes.authorizePublish = (client, packet, callback) => {
     authorize(client, packet, (err) => {
       if (err || !client) return callback(err);
-      const matching = gates.filter((g) => filterCovers(g.filter, packet.topic));
-      if (matching.length === 0) return callback(null);
-      const run = Promise.all(matching.map((g) => g.gate(packet, client)));
+      const covers = (filter: string): boolean => filterCovers(filter, packet.topic);
+      const held = holds.filter((h) => h.filters.some(covers));
+      if (held.length === 0 && !gates.some((g) => covers(g.filter))) return callback(null);
+      // Gates are chosen after any hold is released, so a gate added meanwhile applies.
+      const run = Promise.all(held.map((h) => h.released)).then(() => Promise.all(gates.filter((g) => covers(g.filter)).map((g) => g.gate(packet, client))));
       const previous = tails.get(client) ?? Promise.resolve();
       const inOrder = previous.then(
         () => run,
@@ -47,6 +57,16 @@ export function installPublishGates(aedes: Aedes): PublishGates {
       return () => {
         const i = gates.indexOf(entry);
         if (i >= 0) gates.splice(i, 1);
+      };
+    },
+    hold(filters) {
+      let release!: () => void;
+      const entry = { filters, released: new Promise<void>((r) => (release = r)) };
+      holds.push(entry);
+      return () => {
+        const i = holds.indexOf(entry);
+        if (i >= 0) holds.splice(i, 1);
+        release();
       };
     },
   };

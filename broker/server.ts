@@ -48,6 +48,11 @@ export interface BrokerHandle {
   reloadCredentials(): void;
   /** In-process handling of client publishes that must finish before the PUBACK (publish-gate.ts). */
   publishGates: PublishGates;
+  /**
+   * With an `aggregator:` section, updates and ledger entries are held from the first connection
+   * until the in-process aggregator has installed its gates and calls this (publish-gate.ts, hold).
+   */
+  releaseAggregatorHold: () => void;
   close(): Promise<void>;
 }
 
@@ -77,6 +82,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     });
     cleanups.push(() => new Promise<void>((r) => aedes.close(() => r())));
     const publishGates = installPublishGates(aedes);
+    const releaseAggregatorHold = config.aggregator ? publishGates.hold([topicFilters.allUpdates, topicFilters.allLedgers]) : () => {};
 
     let closing = false;
     const connections = new WeakMap<Duplex, ConnectionInfo>();
@@ -133,6 +139,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       identityOf: hooks.identityOf,
       connectionOf,
       publishGates,
+      releaseAggregatorHold,
       reloadCredentials() {
         if (!config.credentialsFile) throw new Error('no credentialsFile in the broker config to reload from');
         const next = CredentialStore.fromFile(config.credentialsFile);

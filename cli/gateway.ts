@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { nonNegativeNumber, positiveInt, positiveNumber, uint32 } from './options.ts';
 
 interface IngestFlags {
@@ -70,6 +70,20 @@ export function registerGateway(program: Command): void {
     .action(async (flags: { config: string }) => {
       const { requeueRefused } = await import('../gateway/index.ts');
       process.stdout.write(JSON.stringify(requeueRefused(flags.config)) + '\n');
+    });
+
+  gateway
+    .command('package')
+    .description('build the tarball a single-board computer installs from: bundled gateway, linux/<arch> native parts, base model, service files (gateway/package/README.md)')
+    .addOption(new Option('--arch <arch>', 'target CPU').choices(['arm64', 'x64']).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'folder for the .tar.gz (created if missing)')
+    .option('--release <version>', "the package's version (default: package.json's)")
+    .action(async (flags: { arch: 'arm64' | 'x64'; out: string; release?: string }) => {
+      const { buildGatewayPackage } = await import('../gateway/package/index.ts');
+      const r = await buildGatewayPackage({ arch: flags.arch, outDir: flags.out, version: flags.release });
+      const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+      process.stderr.write(`${r.tarball}: ${mb(r.tarballBytes)} (${mb(r.unpackedBytes)} unpacked, ${r.files} files)\n`);
+      process.stdout.write(JSON.stringify(r) + '\n');
     });
 
   const store = gateway.command('store').description('inspect the local store');

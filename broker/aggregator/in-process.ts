@@ -10,11 +10,14 @@ export async function startInProcessAggregator(broker: BrokerHandle, config: Agg
   if (!credentialsFile) throw new Error('aggregator: credentialsFile: expected the credentials file with the gateways\' public keys (or set the broker\'s credentialsFile)');
   const log = broker.log.child({ component: 'aggregator' });
   if (config.logLevel) log.level = config.logLevel;
-  return startAggregator({
+  const handle = await startAggregator({
     config,
     credentialsFile,
     transport: inProcessTransport({ aedes: broker.aedes, publishGates: broker.publishGates, log, audit: config.audit.enabled }),
     log,
     registry: broker.metrics.registry,
   });
+  // Its gates are installed: updates held since the broker started listening may now be judged.
+  broker.releaseAggregatorHold();
+  return handle;
 }

@@ -12,6 +12,7 @@ export {
 export { GatewayService, LEDGER_FILE, type GatewayEvents, type GatewayHealth, type GatewayServiceOptions } from './service.ts';
 export { requeueRefused, runGatewayService, type RunGatewayIo } from './run.ts';
 export { LOCK_FILE, lockDataDir } from './data-lock.ts';
+export { assertOwnerOnly } from './key-permissions.ts';
 export { Outbox, type AckOutcome, type RefusedEntry, type OutboxEntry, type OutboxItem, type OutboxKind, type OutboxMeta, type OutboxOptions, type OutboxRecovery } from './outbox.ts';
 export { MqttLink, type MqttLinkEvents, type MqttLinkOptions, type PublishOutcome } from './mqtt-link.ts';
 export { sealUpdate, payloadBytes, type RoundUpdateRules, type SealInput, type SealResult, type SealedUpdate, type UpdatePreferences } from './seal-update.ts';

@@ -36,6 +36,7 @@ import { MqttLink } from './mqtt-link.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { OutboxSender } from './outbox-sender.ts';
 import { lockDataDir } from './data-lock.ts';
+import { assertOwnerOnly } from './key-permissions.ts';
 import { decideStaleUpdate, type UpdateRoundRules } from './round-rules.ts';
 import { RoundRunner, type RoundEvent } from './rounds.ts';
 
@@ -507,6 +508,7 @@ function readPassword(file: string): string {
 async function loadSigningKey(config: GatewayConfig, keysDir: string, log: Logger): Promise<KeyObject> {
   if (config.keyFile) {
     if (!fs.existsSync(config.keyFile)) throw new Error(`keyFile: ${config.keyFile} does not exist (create one with fedwear privacy ledger keygen --out DIR)`);
+    assertOwnerOnly(config.keyFile, 'keyFile');
     return readPrivateKeyFile(config.keyFile).catch((err: Error) => {
       throw new Error(`keyFile: ${err.message}`);
     });
@@ -516,5 +518,6 @@ async function loadSigningKey(config: GatewayConfig, keysDir: string, log: Logge
     const written = await writeLedgerKeyPair(keysDir);
     log.warn({ publicKey: written.publicKeyPath, keyId: written.keyId }, 'created the gateway signing key; register its public key with the broker (fedwear broker passwd --public-key)');
   }
+  assertOwnerOnly(file, 'signing key');
   return readPrivateKeyFile(file);
 }

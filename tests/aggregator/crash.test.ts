@@ -126,6 +126,16 @@ describe('aggregator crash and restart (SIGKILL mid-round)', { timeout: 60_000 }
     const base = await loadBaseModel(MODEL_DIR);
     const expected = expectedFedAvg(base.model.params, deltas);
     expect(Buffer.from(m.params.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
-    expect(await second.log(/"msg":"round closed"/)).toMatchObject({ round: 1, accepted: N, closedBy: 'quorum', newModel: 'global-1' });
+    // The round's metrics, as an operator sees them (retained on metrics/rounds).
+    const operator = await mqtt.connectAsync(url, { clientId: 'operator', username: 'operator', password: passwordOf('operator'), reconnectPeriod: 0 });
+    clients.push(operator);
+    const metrics = new Promise<Record<string, unknown>>((resolve) =>
+      operator.on('message', (t, p) => {
+        const m = JSON.parse(p.toString()) as Record<string, unknown>;
+        if (t === topics.metricsRounds() && m.roundId === 1) resolve(m);
+      }),
+    );
+    await operator.subscribeAsync(topics.metricsRounds(), { qos: 1 });
+    expect(await metrics).toMatchObject({ roundId: 1, accepted: N, closedBy: 'quorum', newModelVersion: 'global-1' });
   });
 });

@@ -11,6 +11,23 @@ describe('publish gates', { timeout: 20_000 }, () => {
   });
   afterAll(() => broker.close());
 
+  it('a hold keeps PUBACKs back until released, then runs the gates added meanwhile', async () => {
+    const release = broker.publishGates.hold([topicFilters.allUpdates]);
+    const alice = await connectAs(tcpUrl(broker), 'gw-alice');
+    let acked = false;
+    const published = alice.publishAsync(topics.updates('gw-alice'), 'held', { qos: 1 }).then(() => (acked = true));
+    // Another topic passes while the hold is on; once its PUBACK is in, the held publish was read too.
+    await alice.publishAsync(topics.privacyBudget('alice'), 'b', { qos: 1 });
+    expect(acked).toBe(false);
+    const seen: string[] = [];
+    const remove = broker.publishGates.add(topicFilters.allUpdates, async (packet) => void seen.push(packet.payload.toString()));
+    release();
+    await published;
+    expect(seen).toEqual(['held']);
+    remove();
+    await alice.endAsync();
+  });
+
   it('holds the PUBACK until the gate resolves, in publish order, and leaves other topics alone', async () => {
     const done: string[] = [];
     const release: Array<() => void> = [];
