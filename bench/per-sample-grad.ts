@@ -3,12 +3,14 @@
  * weighted sum), at the model and batch sizes of Opacus 1.4.0's benchmark
  * (shared/vectors/opacus-bench.json), beside Opacus's dp_compute figures.
  *
- * Two measurements per row, samples/s, single thread, float32 parameters:
+ * Three measurements per row, samples/s, single thread, float32 parameters:
  *  - grad:  perSampleNorms + addWeightedGradientSum with the clip factors (forward, loss, backward,
  *           norms, clipped sum);
- *  - step:  grad + Gaussian noise on every parameter (seeded Box–Muller, like Opacus's non-secure
- *           mode with torch's generator) + division by the expected batch size + the SGD update —
- *           the same work as Opacus's dp_compute step. Reference: Opacus dp_compute at 1 thread.
+ *  - step:  grad + Gaussian noise on every parameter (seeded bulk Ziggurat (models/random.ts fillGaussian), like Opacus's
+ *           non-secure mode with torch's generator) + division by the expected batch size + the SGD
+ *           update — the same work as Opacus's dp_compute step. Reference: Opacus dp_compute at 1 thread.
+ *  - step-ts: the same step on the plain-TS kernels (models/kernels.ts) instead of the WebAssembly
+ *           SIMD ones (models/wasm-kernels.ts), measured back to back in the same process.
  * Batches are Poisson draws with rate B/N drawn before timing (Opacus: "training steps on tensors
  * already in memory"); the work of a call is the total size of the batches it runs.
  *
@@ -18,7 +20,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Measurement, measureRate, writeResults } from './harness.ts';
-import { Mlp, MlpGradientSource, gaussian, initializeParams, seededRng } from '../models/index.ts';
+import { Mlp, MlpGradientSource, fillGaussian, gaussian, initializeParams, seededRng } from '../models/index.ts';
+import { setWasmKernels, wasmKernelsAvailable } from '../models/wasm-kernels.ts';
 
 interface BenchRow {
   threads: number;
@@ -66,6 +69,7 @@ for (const { model: name, batch: B } of configs) {
   const grad = new Float64Array(src.paramCount);
   const params = src.trainableParams();
   const noiseRng = seededRng(7);
+  const noise = new Float64Array(src.paramCount);
 
   const gradOnly = () => {
     for (const idx of batches) {
@@ -84,14 +88,18 @@ for (const { model: name, batch: B } of configs) {
       const std = sigma * C;
       // Tiny lr keeps parameters from drifting over millions of benchmark steps.
       const scale = (lr * 1e-6) / B;
-      for (let p = 0; p < grad.length; p++) params[p] -= scale * (grad[p] + std * gaussian(noiseRng));
+      fillGaussian(noiseRng, noise);
+      for (let p = 0; p < grad.length; p++) params[p] -= scale * (grad[p] + std * noise[p]);
     }
   };
 
   const opts = quick ? { runs: 3, seconds: 0.2 } : { runs: 5, seconds: 0.5 };
   const ref1 = opacus.rows.find((r) => r.model === name && r.batch_size === B && r.threads === 1 && r.omp_wait_policy.startsWith('unset'))!;
   const ref2 = opacus.rows.filter((r) => r.model === name && r.batch_size === B && r.threads === 2);
-  for (const [kind, fn] of [['grad', gradOnly], ['step', fullStep]] as const) {
+  const kinds = [['grad', gradOnly, true], ['step', fullStep, true], ['step-ts', fullStep, false]] as const;
+  for (const [kind, fn, simd] of kinds) {
+    if (simd && !wasmKernelsAvailable()) console.log('WebAssembly SIMD unavailable: "grad" and "step" run on the TS kernels');
+    setWasmKernels(simd);
     // CPU time beside wall time: the 2 cores are shared, and wall-clock rates drop with others' load.
     let calls = 0;
     const cpu0 = process.cpuUsage();
@@ -111,6 +119,7 @@ for (const { model: name, batch: B } of configs) {
         cpuTimeSamplesPerS: Math.round(cpuRate),
         cpuTimeRatio: Math.round((cpuRate / ref1.dp_compute_samples_per_s) * 100) / 100,
         loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100,
+        kernels: simd && wasmKernelsAvailable() ? 'wasm-simd' : 'ts',
         params: src.paramCount,
         expectedBatch: B,
         meanActualBatch: work / batches.length,
@@ -126,6 +135,6 @@ for (const { model: name, batch: B } of configs) {
 const file = writeResults(
   'per-sample-grad',
   measurements,
-  'models/ ghost-norm per-sample gradients (MlpGradientSource), float32 params, single thread. "grad" = norms + clipped weighted sum; "step" adds Gaussian noise on all parameters and the SGD update, comparable to Opacus dp_compute. Opacus numbers from shared/vectors/opacus-bench.json (2-vCPU AMD EPYC, torch 1.13, hooks mode), +-15%.',
+  'models/ ghost-norm per-sample gradients (MlpGradientSource), float32 params, single thread. "grad" = norms + clipped weighted sum; "step" adds Gaussian noise on all parameters and the SGD update, comparable to Opacus dp_compute; both on the WebAssembly SIMD kernels. "step-ts" = step on the plain-TS kernels, measured back to back. Opacus numbers from shared/vectors/opacus-bench.json (2-vCPU AMD EPYC, torch 1.13, hooks mode), +-15%.',
 );
 console.log(`wrote ${file}`);

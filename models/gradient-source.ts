@@ -22,6 +22,13 @@ export interface GradientSourceOptions {
    * 'head' (the personal layer). The gradient vector is that contiguous range of model.params.
    */
   scope?: ParamScope;
+  /**
+   * 'wasm' (default): float32 models run on the WebAssembly SIMD kernels (models/wasm-kernels.ts),
+   * which sum in float32; 'ts': the plain TS kernels, which sum in float64 (what the base model was
+   * trained with, so `fedwear model pretrain` keeps reproducing it byte for byte). float64 models
+   * always use the TS kernels.
+   */
+  kernels?: 'wasm' | 'ts';
 }
 
 export class MlpGradientSource implements PerSampleGradientSource {
@@ -73,6 +80,7 @@ export class MlpGradientSource implements PerSampleGradientSource {
     this.paramCount = this.range.length;
     this.tensorSizes = this.layout.tensors.filter((t) => t.layer >= this.first && t.layer < this.end).map((t) => t.size);
     this.ws = new MlpWorkspace(this.layout, model.dtype);
+    this.ws.simd = (opts.kernels ?? 'wasm') === 'wasm';
     this.targets = allocFloats(model.dtype, 0);
     this.quantizer = this.quantAware ? new FakeQuantizer(this.layout) : null;
     this.weights = this.quantAware ? allocFloats(model.dtype, this.layout.paramCount) : model.params;

@@ -77,7 +77,8 @@ export {
   manifestArchitecture,
 } from './manifest.ts';
 export { type PackageOptions, type ModelPackage, packageModel } from './model-package.ts';
-export { seededRng, gaussian } from './random.ts';
+export { seededRng, gaussian, fillGaussian } from './random.ts';
+export { setWasmKernels, wasmKernelsActive, wasmKernelsAvailable } from './wasm-kernels.ts';
 export {
   type Sex,
   type FeatureName,

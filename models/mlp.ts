@@ -5,8 +5,10 @@
  * grad_sample[W] = einsum("ni,nj->nij", backprops, activations)).
  *
  * Storage is float32 (what ships and what Opacus benchmarks) or float64 (for finite-difference
- * checks and the float64 reference vectors). Dot products are accumulated in JS numbers (float64)
- * whichever storage is used, and rounded once per stored element.
+ * checks and the float64 reference vectors). On the TS kernels (kernels.ts) dot products are
+ * accumulated in JS numbers (float64) whichever storage is used, and rounded once per stored
+ * element; a float32 workspace with `simd` set runs on the WebAssembly SIMD kernels
+ * (wasm-kernels.ts) instead, which sum in float32.
  */
 import {
   type MlpArchitecture,
@@ -14,6 +16,7 @@ import {
   mlpLayout,
 } from './layout.ts';
 import { EPI_DRELU, EPI_DTANH, EPI_NONE, EPI_RELU, EPI_TANH, gemmNT, transposeInto } from './kernels.ts';
+import { wasmBackwardLayer, wasmForwardLayer, wasmKernelsActive } from './wasm-kernels.ts';
 
 export type Floats = Float32Array | Float64Array;
 export type DType = 'float32' | 'float64';
@@ -39,6 +42,13 @@ export class MlpWorkspace {
   backprops: Floats[] = [];
   /** transposed[l] = W_lᵀ [in × out], refreshed by every backward pass. */
   readonly transposed: Floats[];
+  /**
+   * Run float32 passes on the WebAssembly SIMD kernels (wasm-kernels.ts) when they are active. Off
+   * by default: those sum in float32, so results move by float32 rounding, and the base model's
+   * byte-for-byte reproduction (models/base) was trained on the TS kernels. MlpGradientSource turns
+   * it on for DP-SGD unless told otherwise.
+   */
+  simd = false;
 
   constructor(layout: MlpLayout, dtype: DType, capacity = 0) {
     this.layout = layout;
@@ -71,9 +81,14 @@ export function forwardBatch(layout: MlpLayout, weights: Floats, ws: MlpWorkspac
   const hidden = layout.arch.activation === 'tanh' ? EPI_TANH : EPI_RELU;
   const layers = layout.layers;
   const last = layers.length - 1;
+  const simd = ws.simd && weights instanceof Float32Array && ws.dtype === 'float32' && wasmKernelsActive();
   for (let l = 0; l <= last; l++) {
     const L = layers[l];
     const dst = l === last ? ws.output : ws.inputs[l + 1];
+    if (simd) {
+      wasmForwardLayer(ws.inputs[l] as Float32Array, weights, L.weightOffset, L.biasOffset, L.inSize, L.outSize, dst as Float32Array, batch, l === last ? EPI_NONE : hidden);
+      continue;
+    }
     gemmNT(ws.inputs[l], weights, L.weightOffset, L.biasOffset, L.inSize, L.outSize, dst, batch, l === last ? EPI_NONE : hidden, dst);
   }
 }
@@ -90,8 +105,13 @@ export function forwardBatch(layout: MlpLayout, weights: Floats, ws: MlpWorkspac
 export function backwardBatch(layout: MlpLayout, weights: Floats, ws: MlpWorkspace, batch: number, firstLayer = 0): void {
   const deriv = layout.arch.activation === 'tanh' ? EPI_DTANH : EPI_DRELU;
   const layers = layout.layers;
+  const simd = ws.simd && weights instanceof Float32Array && ws.dtype === 'float32' && wasmKernelsActive();
   for (let l = layers.length - 1; l > firstLayer; l--) {
     const L = layers[l];
+    if (simd) {
+      wasmBackwardLayer(ws.backprops[l] as Float32Array, weights, L.weightOffset, L.outSize, L.inSize, ws.backprops[l - 1] as Float32Array, batch, deriv, ws.inputs[l] as Float32Array);
+      continue;
+    }
     const Wt = ws.transposed[l];
     transposeInto(weights, L.weightOffset, L.outSize, L.inSize, Wt);
     gemmNT(ws.backprops[l], Wt, 0, -1, L.outSize, L.inSize, ws.backprops[l - 1], batch, deriv, ws.inputs[l]);

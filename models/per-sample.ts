@@ -17,6 +17,7 @@
 import type { MlpLayout } from './layout.ts';
 import type { Floats, MlpWorkspace } from './mlp.ts';
 import { weightedOuterSum } from './kernels.ts';
+import { wasmKernelsActive, wasmWeightedOuterSum } from './wasm-kernels.ts';
 
 /**
  * normsOut[i] = ||g_i|| over the tensors of layers [first, end). perTensorOut (if given) is
@@ -62,8 +63,16 @@ export function addWeightedGradientSum(
   weights: Float64Array, out: Float64Array, perTensorWeights?: Float64Array,
 ): void {
   const T = 2 * (end - first);
+  const simd = ws.simd && ws.dtype === 'float32' && wasmKernelsActive();
   for (let l = first; l < end; l++) {
     const L = layout.layers[l];
+    if (simd) {
+      wasmWeightedOuterSum(
+        ws.inputs[l] as Float32Array, ws.backprops[l] as Float32Array, L.inSize, L.outSize, batch, weights, perTensorWeights, T, 2 * (l - first),
+        out, L.weightOffset - rangeOffset, L.biasOffset - rangeOffset,
+      );
+      continue;
+    }
     weightedOuterSum(
       ws.inputs[l], ws.backprops[l], L.inSize, L.outSize, batch, weights, perTensorWeights, T, 2 * (l - first),
       out, L.weightOffset - rangeOffset, L.biasOffset - rangeOffset,

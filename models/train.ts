@@ -142,12 +142,12 @@ export function trainRegressor(model: Mlp, X: Float32Array, y: ArrayLike<number>
   };
 
   const totalSteps = opts.epochs * batches;
-  runPhase(new MlpGradientSource(model, Xwork, z, { loss }), opts.epochs, 'float', (s) => cosineLr(opts.lr, f, s, totalSteps), opts.weightDecay ?? 0);
+  runPhase(new MlpGradientSource(model, Xwork, z, { loss, kernels: 'ts' }), opts.epochs, 'float', (s) => cosineLr(opts.lr, f, s, totalSteps), opts.weightDecay ?? 0);
   foldTargetScaling(model, mean, std);
   if (qatEpochs > 0) {
     const qatLoss = loss.kind === 'huber' ? huber(loss.delta * std) : loss;
     const qatLr = opts.qatLr ?? opts.lr * f;
-    runPhase(new MlpGradientSource(model, X, y, { loss: qatLoss, quantAware: true }), qatEpochs, 'qat', () => qatLr);
+    runPhase(new MlpGradientSource(model, X, y, { loss: qatLoss, quantAware: true, kernels: 'ts' }), qatEpochs, 'qat', () => qatLr);
   }
   return { targetMean: mean, targetStd: std, history };
 }
