@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { AccountantName } from '../privacy/types.ts';
 import { positiveInt, positiveNumber } from './options.ts';
 import { registerLedgerCommands } from './privacy-ledger.ts';
+import { registerAuditCommand } from './privacy-audit.ts';
 
 /** A probability in (0, 1] (sample rates). */
 function rate(value: string): number {
@@ -108,6 +109,7 @@ export function registerPrivacy(program: Command): Command {
     });
 
   registerLedgerCommands(privacy);
+  registerAuditCommand(privacy);
 
   return privacy;
 }

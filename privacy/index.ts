@@ -39,3 +39,6 @@ export { logAdd, logSub } from './log-space.ts';
 export * from './ledger/index.ts';
 export { PrivacyBudget, createBudget, type BudgetConfig, type NoisePlan, type NoisePlanRequest, type SpendDecision, type SpendPlan } from './budget.ts';
 export { afterHistory, calibrateNoiseAfterHistory, type CalibrationRequest } from './budget-calibrate.ts';
+
+// Empirical privacy audit (privacy/audit/)
+export * from './audit/index.ts';
