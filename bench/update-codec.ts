@@ -26,18 +26,9 @@ import {
   type TensorShape,
 } from '../federation/index.ts';
 import { measureRate, writeResults, type Measurement } from './harness.ts';
+import { seededRng } from '../models/index.ts';
 
-/** mulberry32, so every run measures the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = seededRng; // mulberry32: every run measures the same stream
 function gaussian(n: number, seed: number, scale: number): Float32Array {
   const u = rng(seed);
   return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));

@@ -6,18 +6,9 @@
  */
 import { FrameDecoder, LabelSource, encodeFrame, type DeviceRecord } from '../firmware-bindings/index.ts';
 import { measureRate, writeResults, type Measurement } from './harness.ts';
+import { seededRng } from '../models/index.ts';
 
-/** Small deterministic PRNG (mulberry32) so every run measures the same stream. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = seededRng; // mulberry32: every run measures the same stream
 
 const rand = rng(7);
 const records: DeviceRecord[] = [];

@@ -1,17 +1,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compressUpdate, encodeEnvelope, type CompressOptions, type TensorShape, type UpdateEnvelopeFields } from '../../federation/index.ts';
+import { seededRng } from '../../models/index.ts';
 
-/** mulberry32: a small seeded uniform source in [0, 1) (tests only). */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** mulberry32 (models' seededRng): reproducible streams. */
+export const seededUniform = seededRng;
 
 /** Standard normal values from a seeded source (Box–Muller), as a Float32Array. */
 export function gaussianVector(n: number, seed: number, scale = 1): Float32Array {

@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Accountant } from '../../privacy/types.ts';
 import { rdpAccountant } from '../../privacy/rdp.ts';
 import { appendEntry, type LedgerEntry } from '../../privacy/ledger/index.ts';
+import { seededRng } from '../../models/index.ts';
 
 /** The real accountant (privacy/rdp.ts, Opacus's RDP). */
 export const accountant: Accountant = rdpAccountant;
@@ -14,17 +15,8 @@ export function keyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ed25519');
 }
 
-/** Seeded PRNG (mulberry32): reproducible "random" choices in tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (models' seededRng): reproducible streams. */
+export const rng = seededRng;
 
 export function spendOf(i: number) {
   return { noiseMultiplier: i % 3 === 0 ? 1.1 : 1.3, sampleRate: 0.01, steps: 50 + i, maxGradNorm: 1.0, delta: DELTA };
