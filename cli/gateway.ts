@@ -33,9 +33,7 @@ export function registerGateway(program: Command): void {
     .option('--duration <seconds>', 'stop after this long', nonNegativeNumber)
     .option('--print-acks', 'print {"event":"ack","recordsStored":N} on stdout after each fsync')
     .action(async (flags: IngestFlags) => {
-      if ([flags.serial, flags.in, flags.firmata].filter(Boolean).length !== 1) {
-        throw new Error('give exactly one of --serial PATH, --in FILE or --firmata PATH');
-      }
+      // runIngest checks that exactly one source was given, with the same message.
       const { runIngest } = await import('../gateway/index.ts');
       await runIngest({
         serial: flags.serial,
