@@ -201,10 +201,9 @@ export async function runFederatedDemo(opts: FederatedDemoOptions, progress: Dem
     // 3. The aggregator: sync rounds, quorum = every gateway able to train.
     const verdicts = new Map<string, AuditVerdict>();
     /**
-     * Verdicts that were not ok when issued. The auditor examines a user after each batch of
-     * messages, and a ledger entry (gated, before its PUBACK) can be examined before the budget
-     * summary published right behind it arrives: "budget-stale" until the next verdict. The report
-     * keeps the count; each user's audit column is the last verdict.
+     * Verdicts that were not ok when issued. An honest run has none: a budget summary that trails
+     * its ledger entry by a moment is "behind", not a fault (the auditor's grace). Any here are
+     * counted in the report; each user's audit column is the last verdict.
      */
     const transientFaults: string[] = [];
     const rounds: RoundReport[] = [];
@@ -234,7 +233,7 @@ export async function runFederatedDemo(opts: FederatedDemoOptions, progress: Dem
           optimizer: plan.optimizer,
         },
         update: { normBound: plan.normBound, encodings: [...new Set([opts.compression, 'float32'])], ...(opts.compression === 'int8-topk' ? { topKDensity: 0.1 } : {}) },
-        audit: { enabled: true, refuseFaultyUsers: false },
+        audit: { enabled: true, refuseFaultyUsers: true },
         logLevel: 'silent',
       },
       workDir,

@@ -99,6 +99,12 @@ export const AuditVerdictSchema = z
     delta: finite,
     entries: z.number().int().nonnegative(),
     head: z.object({ index: z.number().int(), hash: sha256 }).strict().optional(),
+    /**
+     * Ledger entries the budget summary does not cover yet (it names an earlier head of the same
+     * chain). The gateway publishes the summary right after each entry, so this is normal for a
+     * moment; it becomes the fault `budget-stale` when it lasts longer than the auditor's grace.
+     */
+    budgetBehind: z.number().int().positive().optional(),
     faults: z.array(z.object({ index: z.number().int().optional(), kind: z.string(), detail: z.string() }).strict()),
     checkedAt: z.iso.datetime(),
   })

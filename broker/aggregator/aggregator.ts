@@ -231,6 +231,7 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
       publish: (userId, verdict) => transport.publish(topics.audit(userId), JSON.stringify(verdict), { retain: true }),
       log,
       now,
+      budgetGraceMs: config.audit.budgetGraceMs,
     });
     auditor.onVerdict((v) => {
       metrics.verdicts.inc({ ok: String(v.ok) });

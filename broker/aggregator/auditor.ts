@@ -21,7 +21,14 @@ export interface AuditorOptions {
   publish(userId: string, verdict: AuditVerdict): Promise<void>;
   log: Logger;
   now?: () => number;
+  /**
+   * How long a budget summary may stay behind the ledger (naming an earlier head of the same
+   * chain) before it is the fault `budget-stale`. Default 30 s.
+   */
+  budgetGraceMs?: number;
 }
+
+export const DEFAULT_BUDGET_GRACE_MS = 30_000;
 
 interface UserState {
   audit: LedgerAudit;
@@ -30,6 +37,10 @@ interface UserState {
   budgetProblem?: string;
   verdict?: AuditVerdict;
   scheduled: boolean;
+  /** Since when (ms, opts.now clock) the budget summary has been behind the ledger. */
+  behindSince?: number;
+  /** Re-examines the user when the grace of a behind summary runs out. */
+  graceTimer?: NodeJS.Timeout;
 }
 
 export class PrivacyAuditor {
@@ -127,6 +138,7 @@ export class PrivacyAuditor {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const u of this.#users.values()) clearTimeout(u.graceTimer);
     await this.settled();
     await Promise.all([...this.#users.values()].map((u) => u.journal.close()));
   }
@@ -164,12 +176,40 @@ export class PrivacyAuditor {
     const accountant = await this.#accountant(name);
     const key = this.#opts.publicKeyOf(userId);
     u.audit.examine(accountant, key);
-    const verdict = u.audit.verdict(u.budget, u.budgetProblem, key === null ? `no Ed25519 public key is registered for user ${userId}'s gateway: signatures cannot be checked` : undefined, new Date(this.#opts.now?.() ?? Date.now()));
+    const now = this.#opts.now?.() ?? Date.now();
+    const graceMs = this.#opts.budgetGraceMs ?? DEFAULT_BUDGET_GRACE_MS;
+    const tolerateBehind = this.#trackBehind(userId, u, now, graceMs);
+    const verdict = u.audit.verdict(u.budget, u.budgetProblem, key === null ? `no Ed25519 public key is registered for user ${userId}'s gateway: signatures cannot be checked` : undefined, new Date(now), { tolerateBehind, graceMs });
     u.verdict = verdict;
     if (!verdict.ok) this.#opts.log.warn({ userId, faults: verdict.faults }, 'privacy audit: faulty ledger');
     else this.#opts.log.debug({ userId, epsilon: verdict.epsilonRecomputed, entries: verdict.entries }, 'privacy audit: ok');
     await this.#opts.publish(userId, verdict);
     for (const l of this.#listeners) l(verdict);
+  }
+
+  /**
+   * A summary behind the ledger is tolerated for graceMs from when it was first seen behind; a
+   * timer re-examines the user when the grace ends, so a summary that never catches up becomes a
+   * `budget-stale` verdict without waiting for another message.
+   */
+  #trackBehind(userId: string, u: UserState, now: number, graceMs: number): boolean {
+    if (u.audit.budgetBehind(u.budget) === 0) {
+      u.behindSince = undefined;
+      clearTimeout(u.graceTimer);
+      u.graceTimer = undefined;
+      return false;
+    }
+    u.behindSince ??= now;
+    const left = u.behindSince + graceMs - now;
+    if (left <= 0) return false;
+    if (!u.graceTimer && !this.#closed) {
+      u.graceTimer = setTimeout(() => {
+        u.graceTimer = undefined;
+        if (!this.#closed) this.#schedule(userId, u);
+      }, left);
+      u.graceTimer.unref();
+    }
+    return true;
   }
 
   #accountant(name: AccountantName): Promise<Accountant> {

@@ -95,6 +95,11 @@ const AuditSchema = z.strictObject({
   enabled: z.boolean({ error: expected('expected true or false') }).default(true),
   /** Reject updates ('privacy-audit') from users whose ledger is faulty or over budget. */
   refuseFaultyUsers: z.boolean({ error: expected('expected true or false') }).default(false),
+  /**
+   * How long (ms) a budget summary may name an earlier head of its ledger before that is the fault
+   * budget-stale: gateways publish each entry and then the summary, so it is briefly behind.
+   */
+  budgetGraceMs: nonNegativeInt('the budget grace period in ms').default(30_000),
 });
 
 export const AggregatorConfigSchema = z

@@ -21,6 +21,18 @@ export interface AuditFault {
 
 const TOLERANCE = 1e-9;
 
+export interface VerdictOptions {
+  /**
+   * A budget summary that names an earlier head of this same chain is "behind": the gateway
+   * publishes each ledger entry and then the summary, and the auditor may examine the entry before
+   * the summary arrives. While this is true a behind summary is not a fault (the caller sets it for
+   * a grace period); afterwards it is `budget-stale`.
+   */
+  tolerateBehind?: boolean;
+  /** Named in the `budget-stale` detail of a summary that stayed behind. */
+  graceMs?: number;
+}
+
 export class LedgerAudit {
   readonly userId: string;
   /** Entries as received (decoded JSON), in arrival order, duplicates dropped. */
@@ -28,6 +40,10 @@ export class LedgerAudit {
   #examined = 0;
   #faults: AuditFault[] = [];
   #hashes: Array<string | undefined> = [];
+  /** Chain index → hash of the sound entry there: lets a summary naming an earlier head be recognised. */
+  #hashAtIndex = new Map<number, string>();
+  /** Chain index → epsilon recomputed after that entry, where it was (every entry with RDP). */
+  #epsilonAtIndex = new Map<number, number>();
   #prev: LedgerEntry | null | undefined;
   #spends: MechanismStep[] = [];
   #delta: number | null = null;
@@ -115,7 +131,9 @@ export class LedgerAudit {
       if (e.spend.accountant !== accountant.name) {
         this.#fault(i, 'accountant-mismatch', `epsilonAfter was computed with ${e.spend.accountant}, verifying with ${accountant.name}`);
       } else if (perEntry) {
-        this.#checkClaim(i, e, this.#recompute(accountant));
+        const eps = this.#recompute(accountant);
+        this.#checkClaim(i, e, eps);
+        if (eps !== null) this.#epsilonAtIndex.set(e.index, eps);
       } else {
         lastGood = { i, entry: e };
         if (e.epsilonAfter < lowerBound - TOLERANCE * Math.max(1, lowerBound)) {
@@ -123,17 +141,33 @@ export class LedgerAudit {
         }
       }
       this.#hashes[i] = hash;
+      this.#hashAtIndex.set(e.index, hash);
       this.#head = { index: e.index, hash };
       this.#goodEntries++;
       this.#prev = e;
     }
     this.#examined = this.#raw.length;
-    if (!perEntry && lastGood) this.#checkClaim(lastGood.i, lastGood.entry, this.#recompute(accountant));
-    else if (this.#epsilonSpends !== this.#spends.length) this.#recompute(accountant);
+    if (!perEntry && lastGood) {
+      const eps = this.#recompute(accountant);
+      this.#checkClaim(lastGood.i, lastGood.entry, eps);
+      if (eps !== null) this.#epsilonAtIndex.set(lastGood.entry.index, eps);
+    } else if (this.#epsilonSpends !== this.#spends.length) this.#recompute(accountant);
+  }
+
+  /**
+   * How many entries of this chain the summary does not cover yet, when it names an earlier head
+   * of the same chain (its count and hash match the sound entry at that index); 0 otherwise
+   * (current, ahead, or naming a head this chain does not have).
+   */
+  budgetBehind(budget: BudgetSummary | undefined): number {
+    const head = this.#head;
+    if (!budget || head === null || budget.entries >= head.index + 1) return 0;
+    const named = budget.entries === 0 ? GENESIS_HASH : this.#hashAtIndex.get(budget.entries - 1);
+    return named === budget.lastEntryHash ? head.index + 1 - budget.entries : 0;
   }
 
   /** The verdict now, against the gateway's retained budget summary if one was seen. */
-  verdict(budget: BudgetSummary | undefined, budgetProblem: string | undefined, publicKeyProblem: string | undefined, checkedAt: Date): AuditVerdict {
+  verdict(budget: BudgetSummary | undefined, budgetProblem: string | undefined, publicKeyProblem: string | undefined, checkedAt: Date, opts: VerdictOptions = {}): AuditVerdict {
     if (this.pending > 0) throw new Error(`ledger of ${this.userId}: ${this.pending} entries not examined yet`);
     const faults = [...this.#faults];
     if (this.#epsilonError) faults.push({ kind: 'epsilon-unverifiable', detail: this.#epsilonError });
@@ -146,10 +180,20 @@ export class LedgerAudit {
       if (this.#delta !== null && budget.delta !== this.#delta) faults.push({ kind: 'budget-mismatch', detail: `budget summary is at delta ${budget.delta}, the ledger at ${this.#delta}` });
       const head = this.#head;
       const headMatches = head !== null ? budget.entries === head.index + 1 && budget.lastEntryHash === head.hash : budget.entries === 0 && budget.lastEntryHash === GENESIS_HASH;
+      const behind = this.budgetBehind(budget);
       if (budget.entries > this.#raw.length) {
         faults.push({ kind: 'budget-ahead-of-ledger', detail: `budget summary counts ${budget.entries} entries, the auditor has received ${this.#raw.length}` });
+      } else if (behind > 0 && opts.tolerateBehind) {
+        // Not a fault yet; its claim is still checked against the epsilon at the head it names,
+        // where that is known (every entry with RDP, batch ends with PRV).
+        const then = budget.entries === 0 ? 0 : this.#epsilonAtIndex.get(budget.entries - 1);
+        if (then !== undefined && budget.epsilonSpent < then - TOLERANCE * Math.max(1, then)) {
+          faults.push({ kind: 'budget-under-claimed', detail: `budget summary says epsilon ${budget.epsilonSpent} spent after ${budget.entries} entries, the ledger gives ${then} there` });
+        }
       } else if (!headMatches) {
-        faults.push({ kind: 'budget-stale', detail: `budget summary names ${budget.entries} entries ending in ${budget.lastEntryHash}, the ledger's head is ${head ? `entry ${head.index} (${head.hash})` : 'empty'}` });
+        faults.push({ kind: 'budget-stale', detail: behind > 0
+          ? `budget summary covers ${budget.entries} of the ledger's ${budget.entries + behind} entries and was not brought up to date${opts.graceMs === undefined ? '' : ` within ${opts.graceMs} ms`}`
+          : `budget summary names ${budget.entries} entries ending in ${budget.lastEntryHash}, the ledger's head is ${head ? `entry ${head.index} (${head.hash})` : 'empty'}` });
       } else if (budget.epsilonSpent < eps - TOLERANCE * Math.max(1, eps)) {
         faults.push({ kind: 'budget-under-claimed', detail: `budget summary says epsilon ${budget.epsilonSpent} spent, the ledger gives ${eps}` });
       }
@@ -165,6 +209,7 @@ export class LedgerAudit {
       delta: this.#delta ?? budget?.delta ?? 0,
       entries: this.#raw.length,
       ...(this.#head ? { head: this.#head } : {}),
+      ...(budget && this.budgetBehind(budget) > 0 ? { budgetBehind: this.budgetBehind(budget) } : {}),
       faults: faults.sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity)),
       checkedAt: checkedAt.toISOString(),
     };

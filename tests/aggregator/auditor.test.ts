@@ -106,6 +106,30 @@ describe('LedgerAudit (incremental, pure)', () => {
     expect(kinds(budgetOf(gw, entries, { entries: 9 }))).toEqual(['budget-ahead-of-ledger']);
     expect(kinds(budgetOf(gw, entries, { epsilonMax: entries[3].epsilonAfter / 2 }))).toEqual(['over-budget']);
   });
+
+  it('tells a summary that is behind its ledger (an earlier head of the same chain) from one naming another chain', () => {
+    const entries = ledgerOf(gw, 4);
+    const audit = new LedgerAudit(gw.userId);
+    for (const e of entries) audit.add(e);
+    audit.examine(rdpAccountant, gw.publicKey);
+    const tolerant = (b: BudgetSummary) => audit.verdict(b, undefined, undefined, new Date(0), { tolerateBehind: true, graceMs: 500 });
+    const strict = (b: BudgetSummary) => audit.verdict(b, undefined, undefined, new Date(0), { graceMs: 500 });
+    // One and three entries behind, within the grace: ok, and the verdict says how far behind.
+    expect(audit.budgetBehind(budgetOf(gw, entries.slice(0, 3)))).toBe(1);
+    expect(tolerant(budgetOf(gw, entries.slice(0, 3)))).toMatchObject({ ok: true, faults: [], budgetBehind: 1 });
+    expect(tolerant(budgetOf(gw, entries.slice(0, 1)))).toMatchObject({ ok: true, budgetBehind: 3 });
+    // After the grace: stale, with a detail that says what is missing.
+    expect(strict(budgetOf(gw, entries.slice(0, 3))).faults).toEqual([{ kind: 'budget-stale', detail: 'budget summary covers 3 of the ledger\'s 4 entries and was not brought up to date within 500 ms' }]);
+    // A behind summary still may not under-claim what the ledger gave at the head it names.
+    expect(tolerant(budgetOf(gw, entries.slice(0, 2), { epsilonSpent: entries[1].epsilonAfter / 2 })).faults.map((f) => f.kind)).toEqual(['budget-under-claimed']);
+    // A head this chain never had (a forked or rewritten ledger) is stale at once, grace or not.
+    const forked = budgetOf(gw, entries.slice(0, 3), { lastEntryHash: 'ab'.repeat(32) });
+    expect(audit.budgetBehind(forked)).toBe(0);
+    expect(tolerant(forked).faults.map((f) => f.kind)).toEqual(['budget-stale']);
+    // Current and ahead summaries are never "behind".
+    expect(audit.budgetBehind(budgetOf(gw, entries))).toBe(0);
+    expect(tolerant(budgetOf(gw, entries, { entries: 9 })).faults.map((f) => f.kind)).toEqual(['budget-ahead-of-ledger']);
+  });
 });
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -125,7 +149,8 @@ describe('privacy auditor on the broker', { timeout: 30_000 }, () => {
   let broker: BrokerHandle;
   let agg: AggregatorHandle;
   const clients: MqttClient[] = [];
-  const config = (): AggregatorConfigInput => aggregatorConfig(dir, { audit: { enabled: true, refuseFaultyUsers: true }, round: { durationMs: 600_000, quorum: 5 } });
+  // A short grace, so the test sees a summary that stays behind turn into budget-stale.
+  const config = (): AggregatorConfigInput => aggregatorConfig(dir, { audit: { enabled: true, refuseFaultyUsers: true, budgetGraceMs: 1_000 }, round: { durationMs: 600_000, quorum: 5 } });
   const verdictFor = (userId: string, pred: (v: AuditVerdict) => boolean = () => true): Promise<AuditVerdict> =>
     new Promise((resolve) => {
       const on = (v: AuditVerdict): void => {
@@ -211,9 +236,19 @@ describe('privacy auditor on the broker', { timeout: 30_000 }, () => {
     const next = verdictFor(alice.userId, (v) => v.entries === 4);
     await c.publishAsync(topics.privacyLedger(alice.userId), JSON.stringify(entries[2]), { qos: 1 });
     await c.publishAsync(topics.privacyLedger(alice.userId), JSON.stringify(entries[3]), { qos: 1 });
+    const stale = verdictFor(alice.userId, (v) => v.faults.some((f) => f.kind === 'budget-stale'));
     const v = await next;
-    // entries[3] names 4 entries, the retained budget 3: stale until the gateway publishes a new one.
-    expect(v.faults.map((f) => f.kind)).toEqual(['budget-stale']);
-    expect(v.epsilonRecomputed).toBe(entries[3].epsilonAfter);
+    // The ledger has 4 entries, the retained budget names the first 3: behind, which is how every
+    // gateway's summary looks for a moment after each entry. Not a fault, and her updates count.
+    expect(v).toMatchObject({ ok: true, faults: [], budgetBehind: 1, epsilonRecomputed: entries[3].epsilonAfter });
+    expect(agg.auditor!.refusal(alice.userId)).toBeUndefined();
+    // No summary follows within the grace: the auditor re-examines on its own and calls it stale.
+    expect((await stale).faults).toEqual([expect.objectContaining({ kind: 'budget-stale', detail: expect.stringMatching(/covers 3 of the ledger's 4 entries .* within 1000 ms/) })]);
+    expect(agg.auditor!.refusal(alice.userId)).toMatch(/budget-stale/);
+    // The gateway catches up: ok again.
+    const caughtUp = verdictFor(alice.userId, (v) => v.ok);
+    await c.publishAsync(topics.privacyBudget(alice.userId), JSON.stringify(budgetOf(alice, entries)), { qos: 1, retain: true });
+    expect(await caughtUp).toMatchObject({ ok: true, entries: 4, epsilonClaimed: entries[3].epsilonAfter });
+    expect((await caughtUp).budgetBehind).toBeUndefined();
   });
 });
