@@ -1,14 +1,15 @@
 /**
- * Aggregator load: N simulated gateways (default 1,000) on loopback, each with its own MQTT
- * connection and Ed25519 key, publish one signed int8 update to `fedwear broker` running the
- * in-process aggregator in a child process (round quorum N). Reports the time from the first publish
- * to the round's metrics/rounds message, updates validated + aggregated per second, the time until
- * every PUBACK (each one follows the update's fsynced journal line), and the broker's peak RSS
- * (VmHWM from /proc, so it is the true peak, not a sample).
+ * Aggregator load: N simulated gateways on loopback (default: 100, then 1,000), each with its own
+ * MQTT connection and Ed25519 key, publish one signed int8 update per round to `fedwear broker`
+ * running the in-process aggregator in a child process (round quorum N), for one warm-up round and
+ * then --rounds measured ones (default 3). Reports, per N, the median over the measured rounds of
+ * the time from the first publish to the round's metrics/rounds message, updates validated +
+ * aggregated per second, the time until every PUBACK (each one follows the update's fsynced journal
+ * line), and the broker's peak RSS (VmHWM from /proc, so it is the true peak, not a sample).
  *
- *   npx tsx bench/aggregator-load.ts [--clients N] [--timeout-s S]     (N ≤ 5,000)
+ *   npx tsx bench/aggregator-load.ts [--clients N[,N...]] [--rounds R] [--timeout-s S]     (N ≤ 5,000)
  *
- * Bounded: the connection count is capped and the whole run is abandoned after --timeout-s (default 180).
+ * Bounded: the connection count is capped and the whole run is abandoned after --timeout-s (default 300).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -19,7 +20,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { hashPassword, saveCredentialsFile, topics, type CredentialsFile } from '../broker/index.ts';
 import { compressUpdate, encodeEnvelope, parseRoundMetrics, type TensorShape } from '../federation/index.ts';
-import { writeResults, type Measurement } from './harness.ts';
+import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const MAX_CLIENTS = 5_000;
@@ -39,14 +40,44 @@ function rss(pid: number): { rssKiB: number; peakKiB: number } {
   return { rssKiB: kib('VmRSS:'), peakKiB: kib('VmHWM:') };
 }
 
+function clientCounts(): number[] {
+  const i = process.argv.indexOf('--clients');
+  const raw = i >= 0 ? String(process.argv[i + 1]) : '100,1000';
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--clients must be positive whole numbers separated by commas, got ${JSON.stringify(raw)}`);
+    return Math.min(v, MAX_CLIENTS);
+  });
+}
+
 async function main(): Promise<void> {
-  const n = Math.min(arg('clients', 1_000), MAX_CLIENTS);
-  const timeoutMs = arg('timeout-s', 180) * 1000;
+  const sizes = clientCounts();
+  const rounds = arg('rounds', 3);
+  const timeoutMs = arg('timeout-s', 300) * 1000;
   const deadline = setTimeout(() => {
     process.stderr.write(`aggregator-load: gave up after ${timeoutMs / 1000} s\n`);
     process.exit(2);
   }, timeoutMs);
+  const loadBefore = os.loadavg();
+  const measurements: Measurement[] = [];
+  let envelopeBytes = 0;
+  for (const n of sizes) {
+    const r = await measure(n, rounds);
+    envelopeBytes = r.envelopeBytes;
+    measurements.push(...r.measurements);
+    for (const m of r.measurements) process.stdout.write(`${m.name}: ${m.median.toFixed(2)} ${m.unit}${m.extra ? ' ' + JSON.stringify(m.extra) : ''}\n`);
+  }
+  clearTimeout(deadline);
+  const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
+  const file = writeResults(
+    'aggregator-load',
+    measurements,
+    `For each N (${sizes.join(', ')}): N MQTT connections from this process to a fresh fedwear broker child with the in-process aggregator, on loopback; one warm-up round, then the median over ${rounds} rounds (runs lists them; extra.coldRoundS is the warm-up). Envelope ${envelopeBytes} bytes. Load average (1/5/15 min) ${la(loadBefore)} before, ${la(os.loadavg())} after, on a 2-core machine shared with other work.`,
+  );
+  process.stdout.write(`wrote ${file}\n`);
+}
 
+async function measure(n: number, rounds: number): Promise<{ measurements: Measurement[]; envelopeBytes: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fedwear-agg-load-'));
   const password = 'load-test-password';
   // One hash for every identity: scrypt cost is paid on the broker at CONNECT, as in production.
@@ -78,12 +109,13 @@ async function main(): Promise<void> {
   };
   fs.writeFileSync(path.join(dir, 'broker.yaml'), stringify(config));
 
-  // Envelopes are sealed before the clock starts: the gateways' cost is not the aggregator's.
-  const envelopes = gateways.map((g, i) => {
-    const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(i * 7.3 + j));
-    const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
-    return Buffer.from(encodeEnvelope({ modelVersion: 'base-1', roundId: 1, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey));
-  });
+  // Envelopes are sealed before each round's clock starts: the gateways' cost is not the aggregator's.
+  const seal = (round: number, modelVersion: string): Buffer[] =>
+    gateways.map((g, i) => {
+      const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(i * 7.3 + j + round));
+      const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
+      return Buffer.from(encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey));
+    });
 
   const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', path.join(dir, 'broker.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -99,7 +131,16 @@ async function main(): Promise<void> {
   const idle = rss(broker.pid!);
 
   const observer = await mqtt.connectAsync(url, { clientId: 'operator', username: 'operator', password, reconnectPeriod: 0 });
-  const roundClosed = new Promise<{ at: number; payload: Buffer }>((resolve) => observer.on('message', (t, p) => t === topics.metricsRounds() && resolve({ at: performance.now(), payload: p })));
+  const closedRounds = new Map<number, { at: number; payload: Buffer }>();
+  const waiters = new Map<number, () => void>();
+  observer.on('message', (t, p) => {
+    if (t !== topics.metricsRounds()) return;
+    const id = parseRoundMetrics(p).roundId;
+    closedRounds.set(id, { at: performance.now(), payload: p });
+    waiters.get(id)?.();
+  });
+  const roundClosed = (id: number): Promise<{ at: number; payload: Buffer }> =>
+    new Promise((resolve) => (closedRounds.has(id) ? resolve(closedRounds.get(id)!) : waiters.set(id, () => resolve(closedRounds.get(id)!))));
   await observer.subscribeAsync(topics.metricsRounds(), { qos: 1 });
 
   let peak = idle.peakKiB;
@@ -121,13 +162,24 @@ async function main(): Promise<void> {
   const connectS = (performance.now() - tConnect) / 1000;
   const connected = rss(broker.pid!);
 
-  const t0 = performance.now();
-  const acks = clients.map((c, i) => c.publishAsync(topics.updates(gateways[i].username), envelopes[i], { qos: 1 }).then(() => performance.now()));
-  const ackTimes = await Promise.all(acks);
-  const allAckedS = (Math.max(...ackTimes) - t0) / 1000;
-  const closed = await roundClosed;
-  const closeS = (closed.at - t0) / 1000;
-  const metrics = parseRoundMetrics(closed.payload);
+  // Round 1 is the warm-up (cold JIT, first fsyncs); rounds 2..rounds+1 are measured.
+  let modelVersion = 'base-1';
+  let envelopeBytes = 0;
+  const closeS: number[] = [];
+  const ackS: number[] = [];
+  for (let round = 1; round <= rounds + 1; round++) {
+    const envelopes = seal(round, modelVersion);
+    envelopeBytes = envelopes[0].length;
+    const t0 = performance.now();
+    const acks = clients.map((c, i) => c.publishAsync(topics.updates(gateways[i].username), envelopes[i], { qos: 1 }).then(() => performance.now()));
+    const ackTimes = await Promise.all(acks);
+    const closed = await roundClosed(round);
+    const metrics = parseRoundMetrics(closed.payload);
+    if (metrics.accepted !== n) throw new Error(`round ${round} closed with ${metrics.accepted} accepted updates, expected ${n}`);
+    closeS.push((closed.at - t0) / 1000);
+    ackS.push((Math.max(...ackTimes) - t0) / 1000);
+    modelVersion = metrics.newModelVersion;
+  }
   clearInterval(sampler);
   const final = rss(broker.pid!);
   peak = Math.max(peak, final.peakKiB);
@@ -136,21 +188,20 @@ async function main(): Promise<void> {
   await observer.endAsync(true);
   broker.kill('SIGTERM');
   await new Promise((r) => broker.once('exit', r));
-  clearTimeout(deadline);
   fs.rmSync(dir, { recursive: true, force: true });
-  if (metrics.accepted !== n) throw new Error(`round closed with ${metrics.accepted} accepted updates, expected ${n}`);
 
   const mb = (kib: number): number => Math.round((kib / 1024) * 10) / 10;
+  const [coldClose, ...warmClose] = closeS;
+  const [coldAck, ...warmAck] = ackS;
+  const rates = warmClose.map((s) => n / s);
   const measurements: Measurement[] = [
-    { name: `time to close a round of ${n} updates (first publish → metrics/rounds)`, median: closeS, unit: 's', runs: [closeS] },
-    { name: `updates validated + aggregated per second (${n} gateways, int8-dense, 944-param body)`, median: n / closeS, unit: 'updates/s', runs: [n / closeS] },
-    { name: `time until all ${n} PUBACKs (each after its fsynced journal line)`, median: allAckedS, unit: 's', runs: [allAckedS] },
-    { name: `broker peak RSS with ${n} connections`, median: mb(peak), unit: 'MiB', runs: [mb(peak)], extra: { idleRssMiB: mb(idle.rssKiB), connectedRssMiB: mb(connected.rssKiB), finalRssMiB: mb(final.rssKiB) } },
+    { name: `time to close a round of ${n} updates (first publish → metrics/rounds)`, median: median(warmClose), unit: 's', runs: warmClose, extra: { coldRoundS: coldClose } },
+    { name: `updates validated + aggregated per second (${n} gateways, int8-dense, 944-param body)`, median: median(rates), unit: 'updates/s', runs: rates },
+    { name: `time until all ${n} PUBACKs (each after its fsynced journal line)`, median: median(warmAck), unit: 's', runs: warmAck, extra: { coldRoundS: coldAck } },
+    { name: `broker peak RSS with ${n} connections`, median: mb(peak), unit: 'MiB', runs: [mb(peak)], extra: { idleRssMiB: mb(idle.rssKiB), connectedRssMiB: mb(connected.rssKiB), finalRssMiB: mb(final.rssKiB), rounds: rounds + 1 } },
     { name: `connect ${n} gateways (scrypt ln=10 each, 50 at a time)`, median: n / connectS, unit: 'connections/s', runs: [n / connectS] },
   ];
-  const file = writeResults('aggregator-load', measurements, `One run (not a median): ${n} MQTT connections from this process to a fedwear broker child with the in-process aggregator, on loopback. Envelope ${envelopes[0].length} bytes.`);
-  for (const m of measurements) process.stdout.write(`${m.name}: ${m.median.toFixed(2)} ${m.unit}${m.extra ? ' ' + JSON.stringify(m.extra) : ''}\n`);
-  process.stdout.write(`wrote ${file}\n`);
+  return { measurements, envelopeBytes };
 }
 
 await main();

@@ -75,7 +75,14 @@ export function listenWebSocket(opts: { host: string; port: number; path: string
     handOff(createWebSocketStream(ws), { transport: 'ws', remoteAddress: req.socket.remoteAddress ?? 'unknown' }, deps);
   });
   wss.on('error', (err) => deps.log.error({ err }, 'WebSocket server error'));
-  return bind(server, opts, 'ws', sockets, deps.log, () => new Promise<void>((r) => wss.close(() => r())));
+  // ws 8 calls close's callback only once every client has gone: end them first, or close() waits
+  // for as long as a browser (the live dashboard) stays connected.
+  const closeWss = (): Promise<void> => {
+    const closed = new Promise<void>((r) => wss.close(() => r()));
+    for (const ws of wss.clients) ws.terminate();
+    return closed;
+  };
+  return bind(server, opts, 'ws', sockets, deps.log, closeWss);
 }
 
 /** Admission control on the raw socket, before TLS or HTTP sees a byte. Returns the admitted sockets. */
@@ -107,6 +114,7 @@ function handOff(stream: Duplex, info: ConnectionInfo, deps: ListenerDeps): void
   if (stream.destroyed) return;
   const guarded = new PacketGuardStream(stream, deps.maxPacketBytes, (v) => {
     if (v.kind === 'oversize') deps.metrics.oversizePackets.inc({ transport: info.transport });
+    else deps.metrics.malformedPackets.inc({ transport: info.transport });
     deps.log.warn({ ip: info.remoteAddress, transport: info.transport }, `connection cut: ${describeViolation(v)}`);
   });
   deps.handle(guarded, info);

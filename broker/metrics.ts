@@ -14,6 +14,7 @@ export interface BrokerMetrics {
   subscribeDenied: Counter<'role'>;
   forwardDenied: Counter<'role'>;
   oversizePackets: Counter<'transport'>;
+  malformedPackets: Counter<'transport'>;
 }
 
 export function createBrokerMetrics(): BrokerMetrics {
@@ -40,6 +41,7 @@ export function createBrokerMetrics(): BrokerMetrics {
     subscribeDenied: new Counter({ name: 'fedwear_broker_subscribe_denied_total', help: 'Subscriptions refused by the ACL (SUBACK 128)', labelNames: ['role'], registers }),
     forwardDenied: new Counter({ name: 'fedwear_broker_forward_denied_total', help: 'Deliveries withheld because the receiver may not read the topic', labelNames: ['role'], registers }),
     oversizePackets: new Counter({ name: 'fedwear_broker_oversize_packets_total', help: 'Connections cut at a packet header over the size limit', labelNames: ['transport'], registers }),
+    malformedPackets: new Counter({ name: 'fedwear_broker_malformed_packets_total', help: 'Connections cut at bytes that are not MQTT 3.1.1 (bad fixed header or packet)', labelNames: ['transport'], registers }),
   };
 }
 

@@ -1,6 +1,12 @@
 /**
  * Per-key token buckets (one key per client IP): each connection attempt takes a token, tokens
  * refill at `perSecond` up to `burst`. The clock is injected so the arithmetic is testable without waiting.
+ *
+ * Refills measure elapsed time on a monotonic clock by default (performance.now): the wall clock can
+ * jump (NTP, a board booting at 1970 before its RTC is set). Whatever clock is injected, time that
+ * runs backwards refills nothing, so a backward jump costs at most the refill it hides and never
+ * drives a bucket negative (which locked a client out for as long as the jump); a forward jump
+ * refills at most to `burst`, as the same idle time would.
  */
 
 export interface TokenBucketOptions {
@@ -21,7 +27,7 @@ export class TokenBuckets {
   #buckets = new Map<string, Bucket>();
   #takesSincePrune = 0;
 
-  constructor({ perSecond, burst, now = Date.now }: TokenBucketOptions) {
+  constructor({ perSecond, burst, now = () => performance.now() }: TokenBucketOptions) {
     if (!(perSecond > 0)) throw new RangeError(`perSecond must be > 0, got ${perSecond}`);
     if (!(burst >= 1)) throw new RangeError(`burst must be >= 1, got ${burst}`);
     this.#perMs = perSecond / 1000;
@@ -34,7 +40,7 @@ export class TokenBuckets {
     const now = this.#now();
     if (++this.#takesSincePrune >= 1024) this.#prune(now);
     const b = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
-    b.tokens = Math.min(this.#burst, b.tokens + (now - b.at) * this.#perMs);
+    b.tokens = Math.min(this.#burst, b.tokens + Math.max(0, now - b.at) * this.#perMs);
     b.at = now;
     this.#buckets.set(key, b);
     if (b.tokens < 1) return false;
@@ -51,7 +57,7 @@ export class TokenBuckets {
   #prune(now: number): void {
     this.#takesSincePrune = 0;
     for (const [key, b] of this.#buckets) {
-      if (b.tokens + (now - b.at) * this.#perMs >= this.#burst) this.#buckets.delete(key);
+      if (b.tokens + Math.max(0, now - b.at) * this.#perMs >= this.#burst) this.#buckets.delete(key);
     }
   }
 }

@@ -1,4 +1,4 @@
-export { RecordStore, SegmentLog, scanEntries, encodeEntry, type RecoveryReport } from './store/index.ts';
+export { RecordStore, SegmentLog, scanEntries, encodeEntry, DiskWriteError, type RecoveryReport } from './store/index.ts';
 export { Ingestor, type IngestStats } from './ingest/ingestor.ts';
 export { SerialSource, type SerialSourceOptions } from './ingest/serial-source.ts';
 export { FirmataSource, type FirmataSourceOptions, type FirmataSourceStats } from './ingest/firmata-source.ts';

@@ -185,7 +185,12 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
   const maybeClose = async (): Promise<void> => {
     if (stopped || closing) return;
     const decision = engine.closeDecision(now());
-    if (decision === null) return;
+    if (decision === null) {
+      // The timer measures time on a monotonic clock, the deadline is wall-clock time (gateways
+      // read it): if the wall clock went back meanwhile, wait again instead of never closing.
+      scheduleDeadline();
+      return;
+    }
     if (decision === 'extend') {
       engine.extend(now());
       store.saveState(engine.state);
@@ -199,6 +204,8 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
     await maybeClose();
   };
 
+  /** Journal writes of accepted updates not yet on disk. */
+  const pendingCommits = new Set<Promise<void>>();
   const onUpdate = async (gateway: string, payload: Uint8Array): Promise<void> => {
     while (closing) await closing;
     if (stopped) throw new Error('aggregator stopped');
@@ -210,11 +217,21 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
       metrics.rejected.inc({ reason: j.reason });
       log.info({ round, gateway, clientId: j.clientId, reason: j.reason, detail: j.detail }, 'update rejected');
       events.emit('rejected', { gateway, clientId: j.clientId, reason: j.reason, detail: j.detail });
+      // A copy refused because its original was accepted must not be acknowledged before that
+      // original is durable: the gateway takes either PUBACK as "delivered" (a re-send from a new
+      // session can arrive while the first copy's journal line is still being written).
+      if ((j.reason === 'duplicate' || j.reason === 'replay') && pendingCommits.size > 0) await Promise.all(pendingCommits);
       return;
     }
     // Counted before any await, so a copy arriving meanwhile is judged a duplicate.
     engine.accept(j.update);
-    await store.commitAccepted(round, j.update);
+    const commit = store.commitAccepted(round, j.update);
+    pendingCommits.add(commit);
+    try {
+      await commit;
+    } finally {
+      pendingCommits.delete(commit);
+    }
     // The round may have closed while the write was in flight; it counted the update then.
     if (engine.round.id === round) durable++;
     metrics.accepted.inc();

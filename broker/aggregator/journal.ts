@@ -33,10 +33,13 @@ export class Journal {
   #flushing: Promise<void> | null = null;
   #failed: Error | null = null;
   #closed = false;
+  /** Bytes acknowledged as durable: a failed batch is cut back to this. */
+  #size: number;
 
   private constructor(file: string, fd: number) {
     this.file = file;
     this.#fd = fd;
+    this.#size = fs.fstatSync(fd).size;
   }
 
   /** Opens (creating if needed) and returns the records already in the file. */
@@ -124,7 +127,15 @@ export class Journal {
         const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
         await writeAll(this.#fd, buf);
         await new Promise<void>((resolve, reject) => fs.fsync(this.#fd, (err) => (err ? reject(err) : resolve())));
+        this.#size += buf.length;
       } catch (err) {
+        // Cut the part of the batch that landed (disk full after a short write): none of it was
+        // acknowledged, so none of it may be restored as accepted on the next open. Best effort.
+        try {
+          fs.ftruncateSync(this.#fd, this.#size);
+        } catch {
+          // the open's torn-line cut still drops an unterminated last line
+        }
         this.#failed = new Error(`journal ${this.file}: write failed, nothing after it is durable (${(err as Error).message})`);
         for (const p of [...batch, ...this.#pending.splice(0)]) p.reject?.(this.#failed);
         return;

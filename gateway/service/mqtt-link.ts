@@ -63,6 +63,7 @@ export interface MqttLinkEvents {
 interface InFlight {
   topic: string;
   messageId?: number;
+  /** performance.now() when the PUBLISH was written. */
   writtenAt?: number;
   resolve: (o: PublishOutcome) => void;
   settled: boolean;
@@ -118,7 +119,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       const f = this.inflight;
       if (p.cmd === 'publish' && f && f.messageId === undefined && p.topic === f.topic) {
         f.messageId = p.messageId;
-        f.writtenAt = Date.now();
+        // A duration, so a monotonic clock: a wall-clock jump back would make a dropped
+        // connection look like a refusal (set aside) rather than an interruption (re-sent).
+        f.writtenAt = performance.now();
       }
     });
   }
@@ -182,7 +185,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     if (f && !f.settled) {
       this.inflight = null;
       this.forget(client, f);
-      const soon = f.writtenAt !== undefined && Date.now() - f.writtenAt <= this.opts.refusalWindowMs;
+      const soon = f.writtenAt !== undefined && performance.now() - f.writtenAt <= this.opts.refusalWindowMs;
       if (soon && !this.stopping) this.suspect = f;
       else this.settle(f, 'interrupted');
     } else if (this.suspect) {

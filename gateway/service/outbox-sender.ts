@@ -8,6 +8,7 @@ import type { MqttLink } from './mqtt-link.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 import type { StaleDecision } from './round-rules.ts';
+import { faultPoint } from './fault-point.ts';
 
 export interface OutboxSenderDeps {
   outbox: Outbox;
@@ -71,6 +72,7 @@ export class OutboxSender {
       }
       const outcome = await link.publish(e.topic, e.payload, e.retain);
       if (outcome === 'acked') {
+        faultPoint(`acked:${e.kind}`, { seq: e.seq, round: e.roundId });
         outbox.ack(e.seq, 'acked');
         metrics.bytesSent.inc({ kind: e.kind }, e.payload.length);
         metrics.messagesSent.inc({ kind: e.kind });

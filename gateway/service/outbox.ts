@@ -21,7 +21,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodeEntry, scanEntries } from '../store/index.ts';
+import { DiskWriteError, encodeEntry, scanEntries, writeAllDurably } from '../store/index.ts';
 
 export type OutboxKind = 'update' | 'ledger' | 'budget';
 export type AckOutcome = 'acked' | 'dropped' | 'refused';
@@ -117,6 +117,8 @@ export class Outbox {
   private watermark: number;
   private readonly compactAfter: number;
   private closed = false;
+  /** The last compaction that could not be written (disk full), until one succeeds. */
+  compactionError: DiskWriteError | null = null;
 
   private constructor(dir: string, fd: number, size: number, recovery: OutboxRecovery, entries: OutboxEntry[], nextSeq: number, watermark: number, compactAfter: number) {
     this.dir = dir;
@@ -265,9 +267,8 @@ export class Outbox {
   }
 
   private write(bytes: Buffer): void {
-    let done = 0;
-    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done);
-    fs.fdatasyncSync(this.fd);
+    // On failure the file is cut back to this.size (nothing half-written stays) and the error names it.
+    writeAllDurably(this.fd, bytes, path.join(this.dir, FILE), this.size);
     this.size += bytes.length;
   }
 
@@ -280,14 +281,23 @@ export class Outbox {
     const file = path.join(this.dir, FILE);
     const tmp = `${file}.tmp`;
     const bytes = Buffer.concat([encodeEntry(markBody(this.nextSeq, this.watermark)), ...live]);
-    const tfd = fs.openSync(tmp, 'w');
     try {
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(tfd, bytes, done);
-      fs.fsyncSync(tfd);
-    } finally {
-      fs.closeSync(tfd);
+      const tfd = fs.openSync(tmp, 'w');
+      try {
+        let done = 0;
+        while (done < bytes.length) done += fs.writeSync(tfd, bytes, done);
+        fs.fsyncSync(tfd);
+      } finally {
+        fs.closeSync(tfd);
+      }
+    } catch (err) {
+      // Compaction only saves space: with the disk full, keep the complete log as it is (the ack
+      // that triggered this is durable already) and try again at a later ack.
+      fs.rmSync(tmp, { force: true });
+      this.compactionError = new DiskWriteError(tmp, err);
+      return;
     }
+    this.compactionError = null;
     fs.renameSync(tmp, file);
     fsyncDir(this.dir);
     fs.closeSync(this.fd);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeAllDurably } from './durable-write.ts';
 import { encodeEntry, scanEntries } from './entry-codec.ts';
 
 export interface SegmentLogOptions {
@@ -121,9 +122,14 @@ export class SegmentLog {
         end++;
       }
       const chunk = Buffer.concat(batch.slice(start, end), bytes);
-      let written = 0;
-      while (written < chunk.length) written += fs.writeSync(this.fd, chunk, written);
-      fs.fdatasyncSync(this.fd);
+      try {
+        writeAllDurably(this.fd, chunk, SegmentLog.segmentPath(this.dir, this.segmentNo), this.segmentSize);
+      } catch (err) {
+        // Disk full or an I/O error: the file is back at its acknowledged size and the entries not
+        // written stay pending, so a later flush (once there is room) stores them.
+        this.pending = batch.slice(start).concat(this.pending);
+        throw err;
+      }
       this.segmentSize += bytes;
       this.durable += end - start;
       start = end;

@@ -158,9 +158,12 @@ export class LedgerWriter {
     } catch (err) {
       // After a failed write or fsync the file's state is unknown, and a retried fsync can report
       // success without the data being durable (Rebello et al., "Can Applications Recover from
-      // fsync Failures?", USENIX ATC 2020). So poison the writer; reopening re-verifies the file.
-      this.#failed = err instanceof Error ? err : new Error(String(err));
-      throw err;
+      // fsync Failures?", USENIX ATC 2020). So poison the writer; reopening re-verifies the file
+      // and cuts a partial last line (disk full mid-write). fs errors on a handle name no file.
+      const e = err as NodeJS.ErrnoException;
+      const named = Object.assign(new Error(`ledger ${this.path}: write failed (${e?.message ?? String(err)}); the spend was not recorded`, { cause: err }), { code: e?.code });
+      this.#failed = named;
+      throw named;
     }
     this.#entries.push(entry);
     return entry;
