@@ -51,6 +51,9 @@ const LimitsSchema = z.strictObject({
   connectTimeoutMs: positiveInt('milliseconds to wait for CONNECT').default(10_000),
 });
 
+const redisUrl = (what: string) =>
+  z.string({ error: expected(`expected ${what} as a redis:// or rediss:// URL`) }).regex(/^rediss?:\/\//, { error: expected(`expected ${what} as a redis:// or rediss:// URL`) });
+
 const PersistenceSchema = z.discriminatedUnion(
   'type',
   [
@@ -58,10 +61,24 @@ const PersistenceSchema = z.discriminatedUnion(
     z.strictObject({ type: z.literal('level'), path: file('the LevelDB folder').default('broker-data') }),
     z.strictObject({
       type: z.literal('redis'),
-      url: z.string({ error: expected('expected a redis:// or rediss:// URL') }).regex(/^rediss?:\/\//, { error: expected('expected a redis:// or rediss:// URL') }),
+      url: redisUrl('the Redis server'),
     }),
   ],
   { error: (iss) => `expected type: memory, level or redis, got ${JSON.stringify((iss.input as { type?: unknown } | undefined)?.type)}` },
+);
+
+/**
+ * How aedes hands a publish to its subscribers. `memory` (the default, no section) is aedes's own
+ * in-process emitter; `redis` (mqemitter-redis) shares every publish with the other brokers on the
+ * same Redis, so brokers scale out: see broker/README.md, "Scale-out with Redis".
+ */
+const EmitterSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('memory') }),
+    z.strictObject({ type: z.literal('redis'), url: redisUrl('the Redis server carrying publishes between brokers (default: persistence.url)').optional() }),
+  ],
+  { error: (iss) => `expected type: memory or redis, got ${JSON.stringify((iss.input as { type?: unknown } | undefined)?.type)}` },
 );
 
 const MetricsSchema = z.strictObject({ host: host.default('127.0.0.1'), port: port.default(9464) });
@@ -74,12 +91,24 @@ export const BrokerConfigSchema = z.strictObject({
   websocket: WebSocketSchema.optional(),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   persistence: PersistenceSchema.default({ type: 'level', path: 'broker-data' }),
+  /** Absent: aedes's in-process emitter, as for a single broker. */
+  emitter: EmitterSchema.optional(),
   metrics: MetricsSchema.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: expected('expected one of fatal, error, warn, info, debug, trace, silent') }).default('info'),
   /** Runs the aggregator in-process (broker/aggregator/config.ts). */
   aggregator: AggregatorConfigSchema.optional(),
 }).superRefine((c, ctx) => {
   if (c.tcp === false && !c.tls && !c.websocket) ctx.addIssue({ code: 'custom', path: ['tcp'], message: 'no listener left: enable tcp, tls or websocket' });
+  // Brokers that share publishes must share sessions and retained messages too: with a local store each
+  // broker would queue the others' subscribers' messages in its own files, where they never arrive.
+  if (c.emitter?.type === 'redis' && c.persistence.type !== 'redis') {
+    ctx.addIssue({ code: 'custom', path: ['emitter'], message: `a redis emitter needs persistence.type redis (the brokers must share sessions and retained messages), got ${c.persistence.type}` });
+  }
+  // The in-process aggregator reads updates through this broker's publish gates, which see only
+  // publishes made on this broker: with several brokers it would silently miss the others' updates.
+  if (c.emitter?.type === 'redis' && c.aggregator) {
+    ctx.addIssue({ code: 'custom', path: ['aggregator'], message: 'the in-process aggregator sees only this broker\'s publishes; with a redis emitter run it as a client instead (fedwear aggregator --broker mqtt://...)' });
+  }
 });
 
 export type BrokerConfig = z.infer<typeof BrokerConfigSchema>;

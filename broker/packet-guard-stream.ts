@@ -37,6 +37,13 @@ export class PacketGuardStream extends Duplex {
     this.#inner.write(chunk, cb);
   }
 
+  // aedes corks the connection around each packet it sends (fixed header, topic, payload are separate
+  // writes); without _writev the uncork would replay them as separate socket writes, and Nagle plus the
+  // peer's delayed ACK would hold all but the first for ~40 ms. One write per corked batch instead.
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.#inner.write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.#inner.end(cb);
   }

@@ -44,11 +44,11 @@ async function destroy(p: AedesPersistence): Promise<void> {
   await (p.destroy as unknown as () => Promise<void>)();
 }
 
-/** redis[s]://[user:password@]host[:port][/db] → ioredis options. */
-export function redisOptions(url: string): { host: string; port: number; username?: string; password?: string; db?: number; tls?: Record<string, unknown> } {
+/** redis[s]://[user:password@]host[:port][/db] → ioredis options; `field` names the config field in errors. */
+export function redisOptions(url: string, field = 'persistence.url'): { host: string; port: number; username?: string; password?: string; db?: number; tls?: Record<string, unknown> } {
   const u = new URL(url);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
-  if (db !== undefined && !Number.isInteger(db)) throw new Error(`persistence.url: database "${u.pathname.slice(1)}" is not a number`);
+  if (db !== undefined && !Number.isInteger(db)) throw new Error(`${field}: database "${u.pathname.slice(1)}" is not a number`);
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,

@@ -4,6 +4,7 @@
  * The caller gets the aedes instance: an in-process aggregator subscribes and publishes on it directly
  * (which bypasses the ACL by design).
  */
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
@@ -17,6 +18,7 @@ import { CredentialStore } from './credential-store.ts';
 import type { Identity } from './identity.ts';
 import { listenTcp, listenTls, listenWebSocket, type ConnectionInfo, type Listener, type ListenerDeps } from './listeners.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
+import { openEmitter } from './emitter.ts';
 import { openPersistence, type OpenedPersistence } from './persistence.ts';
 import { installPublishGates, type PublishGates } from './publish-gate.ts';
 import { parseStatusRecord, statusPacket, statusRecord } from './status.ts';
@@ -72,11 +74,18 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   };
 
   try {
+    // The emitter first: it checks that its Redis answers, and a persistence opened before a failure
+    // here could not be closed (aedes-persistence-redis's destroy needs the aedes it never got).
+    const emitter = await openEmitter(config.emitter, config.persistence, log);
+    // aedes.close() closes its emitter; this covers a start that fails before aedes exists (a no-op after).
+    cleanups.push(() => emitter.close());
+
     const store: OpenedPersistence = await openPersistence(config.persistence);
     cleanups.push(() => store.close());
 
     const aedes = await Aedes.createBroker({
       persistence: store.persistence,
+      ...(emitter.mq ? { mq: emitter.mq } : {}),
       connectTimeout: config.limits.connectTimeoutMs,
       ...hooks,
     });
@@ -87,8 +96,13 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     let closing = false;
     const connections = new WeakMap<Duplex, ConnectionInfo>();
     const connectionOf = (client: Client): ConnectionInfo | undefined => connections.get(client.conn as Duplex);
-    trackSessions(aedes, { identityOf: hooks.identityOf, connectionOf, metrics, log, isClosing: () => closing });
-    await markStaleSessionsOffline(aedes, log);
+    const sessions = trackSessions(aedes, { identityOf: hooks.identityOf, connectionOf, metrics, log, isClosing: () => closing, shared: emitter.shared });
+    // Runs after the listeners close and before aedes does: a status record still being written
+    // (a Redis round trip) would otherwise meet a closed emitter.
+    cleanups.push(() => sessions.drain());
+    // With brokers sharing state, an "online" record may be a live session on another broker: a
+    // starting broker cannot tell it from one a crash cut, so it leaves them all alone.
+    if (!emitter.shared) await markStaleSessionsOffline(aedes, log);
 
     const deps: ListenerDeps = {
       gate: new ConnectionGate({
@@ -102,7 +116,10 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       maxPacketBytes: config.limits.maxPacketBytes,
       handle(stream, info) {
         connections.set(stream, info);
-        aedes.handle(stream);
+        const client = aedes.handle(stream);
+        // aedes reports a parse error as a generic client error, like a reset socket; only its parser
+        // (mqtt-packet) tells bytes that are not MQTT apart, and aedes closes the connection on it.
+        (client as unknown as { _parser: EventEmitter })._parser.once('error', () => metrics.malformedPackets.inc({ transport: info.transport }));
       },
     };
     const listeners: Listener[] = [];
@@ -171,16 +188,45 @@ interface SessionDeps {
   metrics: BrokerMetrics;
   log: Logger;
   isClosing(): boolean;
+  /** Brokers share publishes (emitter.ts): a client may move to another broker of the cluster. */
+  shared: boolean;
 }
 
 /** Logs sessions, counts them, and publishes their retained status/<clientId> record. */
-function trackSessions(aedes: Aedes, { identityOf, connectionOf, metrics, log, isClosing }: SessionDeps): void {
+function trackSessions(aedes: Aedes, { identityOf, connectionOf, metrics, log, isClosing, shared }: SessionDeps): { drain(): Promise<void> } {
   const online = new WeakSet<Client>();
   const endReason = new WeakMap<Client, string>();
-  const publish = (packet: ReturnType<typeof statusPacket>): void =>
-    aedes.publish(packet, (err) => {
-      if (err) log.error({ err, topic: packet.topic }, 'status publish failed');
-    });
+  /** Client ids whose local session closed because the id connected to another broker of the cluster. */
+  const movedAway = new Set<string>();
+  /** Sessions that ended in this turn of the event loop, their offline record not yet published. */
+  const ending = new Set<string>();
+  if (shared) {
+    // aedes announces every new session on $SYS/<brokerId>/new/clients and closes a local one with the
+    // same id. That broker has already published the new "online" record, so this one must not
+    // follow it with "offline". aedes's own listener runs in the same synchronous pass as this one,
+    // before or after it, and may end the local session at once: hence `ending` and the deferral below.
+    const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients;
+    aedes.subscribe(
+      '$SYS/+/new/clients',
+      (packet, cb) => {
+        const clientId = packet.payload.toString();
+        if (packet.topic.split('/')[1] !== aedes.id && (clients[clientId] || ending.has(clientId))) movedAway.add(clientId);
+        cb();
+      },
+      () => {},
+    );
+  }
+  const inFlight = new Set<Promise<void>>();
+  const publish = (packet: ReturnType<typeof statusPacket>): void => {
+    const done = new Promise<void>((resolve) =>
+      aedes.publish(packet, (err) => {
+        if (err) log.error({ err, topic: packet.topic }, 'status publish failed');
+        resolve();
+      }),
+    );
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  };
 
   aedes.on('clientReady', (client) => {
     const identity = identityOf(client);
@@ -203,10 +249,27 @@ function trackSessions(aedes: Aedes, { identityOf, connectionOf, metrics, log, i
     metrics.clientsConnected.dec();
     const identity = identityOf(client)!;
     const reason = endReason.get(client) ?? 'disconnected';
-    log.info({ clientId: client.id, reason }, 'client disconnected');
-    // During shutdown persistence is about to close; the next start marks these sessions offline.
-    if (!isClosing()) publish(statusPacket(statusRecord(client.id, identity, false, new Date(), reason)));
+    const offline = (): void => {
+      if (movedAway.delete(client.id)) {
+        log.info({ clientId: client.id }, 'client disconnected: its session moved to another broker');
+        return;
+      }
+      log.info({ clientId: client.id, reason }, 'client disconnected');
+      // During shutdown persistence is about to close; the next start marks these sessions offline.
+      if (!isClosing()) publish(statusPacket(statusRecord(client.id, identity, false, new Date(), reason)));
+    };
+    if (!shared) return offline();
+    ending.add(client.id);
+    setImmediate(() => {
+      ending.delete(client.id);
+      offline();
+    });
   });
+  return {
+    async drain() {
+      await Promise.all([...inFlight]);
+    },
+  };
 }
 
 /** Sessions still "online" in retained status records were cut by a broker stop or crash. */
