@@ -37,13 +37,16 @@ export function rulesFor(identity: Identity): RoleRules {
     }
     case 'aggregator':
       return {
-        publish: [`${P}/model/current`, `${P}/rounds/current`, `${P}/audit/+`, `${P}/metrics/rounds`],
-        subscribe: [`${P}/updates/+`, `${P}/privacy/+/#`],
+        // shards/#: a root and its shards talk through the broker (broker/README.md, "Shards").
+        publish: [`${P}/model/current`, `${P}/rounds/current`, `${P}/audit/+`, `${P}/metrics/rounds`, `${P}/shards/#`],
+        subscribe: [`${P}/updates/+`, `${P}/privacy/+/#`, `${P}/shards/#`],
       };
     case 'auditor':
+      // metrics/rounds holds aggregate figures only (participants, rejections by reason, bytes,
+      // norms): the live dashboard, logged in as the auditor, shows them beside the budgets.
       return {
         publish: [],
-        subscribe: [`${P}/privacy/+/ledger`, `${P}/privacy/+/budget`, `${P}/audit/+`, `${P}/model/current`],
+        subscribe: [`${P}/privacy/+/ledger`, `${P}/privacy/+/budget`, `${P}/audit/+`, `${P}/model/current`, `${P}/metrics/rounds`],
       };
     case 'operator':
       // $SYS carries every client id the broker sees: operators only.
@@ -53,15 +56,15 @@ export function rulesFor(identity: Identity): RoleRules {
 
 const PUBLISH_SUMMARY: Record<Role, string> = {
   gateway: 'a gateway publishes only its own updates/<username> and privacy/<its userId>/ledger|budget',
-  aggregator: 'the aggregator publishes only model/current, rounds/current, audit/+ and metrics/rounds',
+  aggregator: 'the aggregator publishes only model/current, rounds/current, audit/+, metrics/rounds and shards/#',
   auditor: 'auditors publish nothing',
   operator: 'operators publish nothing',
 };
 
 const READ_SUMMARY: Record<Role, string> = {
   gateway: 'a gateway reads only model/current, rounds/current, audit/<its userId> and privacy/<its userId>/#',
-  aggregator: 'the aggregator reads only updates/+ and privacy/+/#',
-  auditor: 'auditors read only privacy/+/ledger, privacy/+/budget, audit/+ and model/current',
+  aggregator: 'the aggregator reads only updates/+, privacy/+/# and shards/#',
+  auditor: 'auditors read only privacy/+/ledger, privacy/+/budget, audit/+, model/current and metrics/rounds',
   operator: 'operators read only metrics/rounds, status/+ and $SYS/#',
 };
 

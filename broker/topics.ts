@@ -45,6 +45,12 @@ export const topics = {
   audit: (userId: string): string => `${TOPIC_PREFIX}/audit/${checkId('userId', userId)}`,
   metricsRounds: (): string => `${TOPIC_PREFIX}/metrics/rounds`,
   status: (clientId: string): string => `${TOPIC_PREFIX}/status/${checkId('clientId', clientId, CLIENT_ID_PATTERN)}`,
+  /** Aggregator shards (broker/README.md, "Shards"): a shard's progress in the open round. */
+  shardProgress: (shard: string): string => `${TOPIC_PREFIX}/shards/${checkId('shard id', shard)}/progress`,
+  /** A shard's partial sum for a round, answering a close request. */
+  shardPartial: (shard: string): string => `${TOPIC_PREFIX}/shards/${checkId('shard id', shard)}/partial`,
+  /** The root's close (and resume) requests to every shard. */
+  shardsClose: (): string => `${TOPIC_PREFIX}/shards/close`,
 } as const;
 
 /** Wildcard filters the aggregator, auditors and operators subscribe with. */
@@ -56,6 +62,10 @@ export const topicFilters = {
   allAudits: `${TOPIC_PREFIX}/audit/+`,
   allStatus: `${TOPIC_PREFIX}/status/+`,
   privacyOf: (userId: string): string => `${TOPIC_PREFIX}/privacy/${checkId('userId', userId)}/#`,
+  allShardProgress: `${TOPIC_PREFIX}/shards/+/progress`,
+  allShardPartials: `${TOPIC_PREFIX}/shards/+/partial`,
+  /** MQTT 5 shared subscription: the broker hands each update to one member of `group`. */
+  sharedUpdates: (group: string): string => `$share/${checkId('shared subscription group', group)}/${TOPIC_PREFIX}/updates/+`,
 } as const;
 
 export type FedwearTopic =
@@ -66,7 +76,10 @@ export type FedwearTopic =
   | { kind: 'privacy-budget'; userId: string }
   | { kind: 'audit'; userId: string }
   | { kind: 'metrics-rounds' }
-  | { kind: 'status'; clientId: string };
+  | { kind: 'status'; clientId: string }
+  | { kind: 'shard-progress'; shard: string }
+  | { kind: 'shard-partial'; shard: string }
+  | { kind: 'shards-close' };
 
 /** Recognises a concrete fedwear topic; null for anything else (other prefixes, wildcards, bad ids). */
 export function parseTopic(topic: string): FedwearTopic | null {
@@ -82,8 +95,14 @@ export function parseTopic(topic: string): FedwearTopic | null {
       if (head === 'updates' && isValidId(a)) return { kind: 'updates', gateway: a };
       if (head === 'audit' && isValidId(a)) return { kind: 'audit', userId: a };
       if (head === 'status' && isValidClientId(a)) return { kind: 'status', clientId: a };
+      if (head === 'shards' && a === 'close') return { kind: 'shards-close' };
       return null;
     case 3:
+      if (head === 'shards' && isValidId(a)) {
+        if (b === 'progress') return { kind: 'shard-progress', shard: a };
+        if (b === 'partial') return { kind: 'shard-partial', shard: a };
+        return null;
+      }
       if (head !== 'privacy' || !isValidId(a)) return null;
       if (b === 'ledger') return { kind: 'privacy-ledger', userId: a };
       if (b === 'budget') return { kind: 'privacy-budget', userId: a };
@@ -104,5 +123,8 @@ export function formatTopic(t: FedwearTopic): string {
     case 'audit': return topics.audit(t.userId);
     case 'metrics-rounds': return topics.metricsRounds();
     case 'status': return topics.status(t.clientId);
+    case 'shard-progress': return topics.shardProgress(t.shard);
+    case 'shard-partial': return topics.shardPartial(t.shard);
+    case 'shards-close': return topics.shardsClose();
   }
 }

@@ -102,6 +102,39 @@ const AuditSchema = z.strictObject({
   budgetGraceMs: nonNegativeInt('the budget grace period in ms').default(30_000),
 });
 
+const shardId = z
+  .string({ error: expected('expected a shard id (1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit)') })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: expected('expected a shard id (1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit)') });
+
+/** Sharded aggregation (broker/README.md, "Shards"): this process is the root or one shard. */
+const ShardsSchema = z.strictObject({
+  role: z.enum(['root', 'shard'], { error: expected('expected root or shard') }),
+  /** A shard's id: its client id is `<username>:<id>`, its topics `shards/<id>/...`. */
+  id: shardId.optional(),
+  /** The root: the shards that must answer every close request. */
+  expect: z.array(shardId, { error: expected('expected a list of shard ids') }).min(1, { error: expected('expected at least one shard id') }).optional(),
+  /** The MQTT 5 shared subscription group the shards take updates from. */
+  group: shardId.default('fedwear-aggregators'),
+});
+
+/** Why a config cannot be sharded, as (field, message) pairs; empty when it can. */
+export function shardingProblems(c: { mode: string; strategy: { name: string }; audit: { refuseFaultyUsers: boolean }; shards?: { role: string; id?: string; expect?: readonly string[] } }): Array<{ path: string[]; message: string }> {
+  const s = c.shards;
+  if (!s) return [];
+  const out: Array<{ path: string[]; message: string }> = [];
+  if (c.strategy.name === 'coordinate-median' || c.strategy.name === 'trimmed-mean') {
+    out.push({ path: ['strategy', 'name'], message: `${c.strategy.name} is not a sum, so it cannot be sharded exactly; use fedavg, fedadam or norm-bounding with shards` });
+  }
+  if (c.mode !== 'sync') out.push({ path: ['mode'], message: 'shards run sync rounds only (buffered mode is not sharded yet)' });
+  if (c.audit.refuseFaultyUsers) out.push({ path: ['audit', 'refuseFaultyUsers'], message: "shards do not see the privacy audit (the root runs it), so they cannot refuse a faulty user's updates" });
+  if (s.role === 'shard' && s.id === undefined) out.push({ path: ['shards', 'id'], message: 'a shard needs its id' });
+  if (s.role === 'root') {
+    if (!s.expect?.length) out.push({ path: ['shards', 'expect'], message: 'the root needs the ids of the shards it waits for' });
+    else if (new Set(s.expect).size !== s.expect.length) out.push({ path: ['shards', 'expect'], message: `lists a shard twice: ${s.expect.join(', ')}` });
+  }
+  return out;
+}
+
 export const AggregatorConfigSchema = z
   .strictObject({
     /** Journal, round state and the auditor's copies of the ledgers. */
@@ -117,17 +150,30 @@ export const AggregatorConfigSchema = z
     training: TrainingSchema,
     update: UpdateSchema,
     audit: AuditSchema.default(AuditSchema.parse({})),
+    shards: ShardsSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: expected('expected one of fatal, error, warn, info, debug, trace, silent') }).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.mode === 'buffered' && !c.buffered) ctx.addIssue({ code: 'custom', path: ['buffered'], message: 'buffered mode needs buffered: { bufferSize }' });
     if (c.mode === 'sync' && c.buffered) ctx.addIssue({ code: 'custom', path: ['buffered'], message: 'only for mode: buffered' });
     if (c.round.minUpdates > c.round.quorum && c.mode === 'sync') ctx.addIssue({ code: 'custom', path: ['round', 'minUpdates'], message: `must not exceed the quorum (${c.round.quorum})` });
+    for (const p of shardingProblems(c)) ctx.addIssue({ code: 'custom', ...p });
   });
 
 export type AggregatorConfig = z.infer<typeof AggregatorConfigSchema>;
 export type AggregatorConfigInput = z.input<typeof AggregatorConfigSchema>;
 export type StrategyConfig = AggregatorConfig['strategy'];
+export type ShardsConfig = NonNullable<AggregatorConfig['shards']>;
+
+/**
+ * The config with a shard role given on the command line (`--root`, `--shard <id>`): checked again as
+ * a whole, so a non-shardable strategy is refused naming its field whichever way the role came.
+ */
+export function withShardRole(c: AggregatorConfig, role: { role: 'root' | 'shard'; id?: string; expect?: string[] }, source = 'aggregator config'): AggregatorConfig {
+  const shards = { ...c.shards, ...role, ...(role.expect === undefined && c.shards?.expect ? { expect: c.shards.expect } : {}) };
+  if (role.role === 'root') delete (shards as { id?: string }).id;
+  return parseAggregatorConfig({ ...c, shards }, process.cwd(), source);
+}
 
 /** Validates a parsed config; `baseDir` anchors relative paths. `source` names it in errors. */
 export function parseAggregatorConfig(raw: unknown, baseDir = process.cwd(), source = 'aggregator config'): AggregatorConfig {

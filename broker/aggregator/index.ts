@@ -1,6 +1,17 @@
 /** The aggregator: rounds, strategies, durable round state, privacy audit. See broker/README.md, "Aggregator". */
 export { AggregatorConfigSchema, parseAggregatorConfig, loadAggregatorConfig, resolveAggregatorPaths } from './config.ts';
-export type { AggregatorConfig, AggregatorConfigInput, StrategyConfig } from './config.ts';
+export type { AggregatorConfig, AggregatorConfigInput, StrategyConfig, ShardsConfig } from './config.ts';
+export { shardingProblems, withShardRole } from './config.ts';
+export { startShard } from './shard.ts';
+export type { ShardOptions, ShardHandle, ShardEvents, BrokerConnection } from './shard.ts';
+export { startRoot } from './root.ts';
+export type { RootOptions } from './root.ts';
+export { aggregateShards, planExclusions, followsPlan, isShardable } from './root-round.ts';
+export type { ExclusionPlan } from './root-round.ts';
+export { decodeShardClose, decodeShardPartial, decodeShardProgress, encodeShardMessage } from './shard-messages.ts';
+export type { ShardClose, ShardEntry, ShardPartial, ShardProgress } from './shard-messages.ts';
+export { serveAggregatorMetrics } from './metrics-http.ts';
+export type { MetricsServer } from './metrics-http.ts';
 export { startAggregator } from './aggregator.ts';
 export type { AggregatorHandle, AggregatorOptions, AggregatorEvents, RejectedEvent } from './aggregator.ts';
 export { startInProcessAggregator } from './in-process.ts';

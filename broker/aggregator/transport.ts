@@ -16,6 +16,9 @@ import type { Logger } from 'pino';
 import type { PublishGates } from '../publish-gate.ts';
 import { parseTopic, topicFilters } from '../topics.ts';
 
+
+/** How long closing waits for in-flight publishes before it cuts the connection. */
+const CLOSE_GRACE_MS = 3_000;
 export interface InboundHandlers {
   /** An envelope published on updates/<gateway>. */
   update(gateway: string, payload: Uint8Array): Promise<void>;
@@ -100,6 +103,13 @@ export interface ClientTransportOptions {
   clientId: string;
   log: Logger;
   audit: boolean;
+  /**
+   * Where updates come from: `updates/+` by default, an MQTT 5 shared subscription
+   * (`topicFilters.sharedUpdates(group)`) for a shard, null for a shard root, which takes none.
+   */
+  updates?: string | null;
+  /** More filters, and the handler of what they deliver (a root's or shard's control topics). */
+  extra?: { filters: readonly string[]; handle(topic: string, payload: Buffer): Promise<void> | void };
   mqtt?: IClientOptions;
 }
 
@@ -120,7 +130,7 @@ export function clientTransport(opts: ClientTransportOptions): AggregatorTranspo
       client = c;
       c.handleMessage = (packet, done) => {
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        const handled = route(handlers, packet.topic, payload);
+        const handled = route(handlers, packet.topic, payload) ?? (opts.extra ? Promise.resolve(opts.extra.handle(packet.topic, payload)) : undefined);
         if (!handled) return done();
         handled.then(
           () => done(),
@@ -138,11 +148,13 @@ export function clientTransport(opts: ClientTransportOptions): AggregatorTranspo
         c.once('connect', () => resolve());
         c.once('error', reject);
       });
-      const filters = [topicFilters.allUpdates, ...(opts.audit ? [topicFilters.allLedgers, topicFilters.allBudgets] : [])];
+      const updates = opts.updates === undefined ? topicFilters.allUpdates : opts.updates;
+      const filters = [...(updates === null ? [] : [updates]), ...(opts.audit ? [topicFilters.allLedgers, topicFilters.allBudgets] : []), ...(opts.extra?.filters ?? [])];
       // One filter per SUBSCRIBE: mqtt.js misreports a partial refusal (broker/README.md).
       for (const f of filters) {
         const granted = await c.subscribeAsync(f, { qos: 1 });
-        if (granted.some((g) => g.qos === 128)) throw new Error(`the broker refused the subscription to ${f}`);
+        // 128 in MQTT 3.1.1; MQTT 5 refuses with any reason code >= 0x80.
+        if (granted.some((g) => g.qos >= 128)) throw new Error(`the broker refused the subscription to ${f}`);
       }
     },
     async publish(topic, payload, { retain }) {
@@ -150,8 +162,18 @@ export function clientTransport(opts: ClientTransportOptions): AggregatorTranspo
       await client.publishAsync(topic, Buffer.from(payload), { qos: 1, retain });
     },
     async close() {
-      await client?.endAsync();
+      const c = client;
       client = undefined;
+      if (!c) return;
+      // A graceful end waits for in-flight QoS 1 publishes, which never finish when the broker is
+      // gone (and with reconnects stopped the process would just exit mid-await). Everything the
+      // aggregator publishes is re-published on its next start, so after a grace it is cut.
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = c.endAsync().then(() => true);
+      const cut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS)));
+      const ended = await Promise.race([graceful, cut]);
+      clearTimeout(timer);
+      if (!ended) await c.endAsync(true);
     },
   };
 }

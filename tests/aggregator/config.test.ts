@@ -15,7 +15,7 @@ describe('aggregator config', () => {
     expect(c).toMatchObject({ dataDir: '/srv/fedwear/aggregator-data', modelDir: '/srv/models/base', mode: 'sync', strategy: { name: 'fedavg', serverLearningRate: 1 }, round: { durationMs: 60_000, quorum: 10, minUpdates: 1 } });
     expect(c.training).toMatchObject({ accountant: 'rdp', mu: 0, optimizer: 'sgd', epsilonPerRound: 0.5 });
     expect(c.update).toMatchObject({ maxBytes: 65_536, encodings: ['int8-dense', 'int8-topk', 'float32'] });
-    expect(c.audit).toEqual({ enabled: true, refuseFaultyUsers: false });
+    expect(c.audit).toEqual({ enabled: true, refuseFaultyUsers: false, budgetGraceMs: 30_000 });
   });
 
   it('names every bad field', () => {

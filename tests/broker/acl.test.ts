@@ -32,6 +32,12 @@ const PUBLISH: Array<[string, string, Who[]]> = [
   ['$SYS', '$SYS/broker/clients', []],
   ['wildcard in a topic name', T('updates/+'), []],
   ['empty id level', T('updates/'), []],
+  // Aggregator shards (broker/README.md, "Shards").
+  ['shard progress', T('shards/shard-1/progress'), ['aggregator']],
+  ['shard partial', T('shards/shard-1/partial'), ['aggregator']],
+  ['shards close', T('shards/close'), ['aggregator']],
+  ['unknown shard subtopic', T('shards/shard-1/notes'), []],
+  ['bad shard id', T('shards/-x/progress'), []],
 ];
 
 const SUBSCRIBE: Array<[string, string, Who[]]> = [
@@ -55,7 +61,9 @@ const SUBSCRIBE: Array<[string, string, Who[]]> = [
   ['own audit', T('audit/alice'), ['gateway', 'auditor']],
   ["another user's audit", T('audit/bob'), ['auditor']],
   ['all audits', T('audit/+'), ['auditor']],
-  ['metrics', T('metrics/rounds'), ['operator']],
+  // Aggregate round figures: the auditor's live dashboard shows them.
+  ['metrics', T('metrics/rounds'), ['auditor', 'operator']],
+  ['metrics +', T('metrics/+'), []],
   ['own status', T('status/gw-alice'), ['operator']],
   ['all status', T('status/+'), ['operator']],
   ['the whole namespace', T('#'), []],
@@ -66,6 +74,11 @@ const SUBSCRIBE: Array<[string, string, Who[]]> = [
   ['outside the namespace', 'wearables/#', []],
   ['malformed +', T('updates/gw+'), []],
   ['malformed #', T('#/updates'), []],
+  ['shards #', T('shards/#'), ['aggregator']],
+  ['all shard progress', T('shards/+/progress'), ['aggregator']],
+  ['all shard partials', T('shards/+/partial'), ['aggregator']],
+  ['shards close', T('shards/close'), ['aggregator']],
+  ['shared updates', '$share/fedwear-aggregators/fedwear/v1/updates/+', []],
 ];
 
 describe('authorize: every role × action × topic class of the design table', () => {
