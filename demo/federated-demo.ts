@@ -54,6 +54,11 @@ export interface FederatedDemoOptions {
   signal?: AbortSignal;
   /** Serve the live privacy dashboard on this loopback port (0: any free port); absent: no dashboard. */
   dashboardPort?: number;
+  /**
+   * Awaited once the dashboard is serving, before any gateway starts: lets a caller (the browser
+   * test) open the page and see it connected before the first budget is published.
+   */
+  onDashboard?: (url: string) => Promise<void>;
 }
 
 export interface DemoProgress {
@@ -160,6 +165,7 @@ export async function runFederatedDemo(opts: FederatedDemoOptions, progress: Dem
     if (opts.dashboardPort !== undefined) {
       dashboard = await startDashboard({ brokerWsUrl: `ws://127.0.0.1:${broker.wsPort}/mqtt`, username: 'auditor', password: passwords.get('auditor')!, port: opts.dashboardPort });
       progress.log(`live privacy dashboard (MQTT over WebSocket as the auditor): ${dashboard.url}`);
+      await opts.onDashboard?.(dashboard.url);
     }
 
     // 2. Gateways: each with its own data dir, key and credentials; the wearable's data through its link.

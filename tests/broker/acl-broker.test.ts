@@ -30,7 +30,7 @@ describe('allowed moves', () => {
     const [alice, agg, aud, op] = await Promise.all([connectAs(url, 'gw-alice'), connectAs(url, 'aggregator'), connectAs(url, 'auditor'), connectAs(url, 'operator')]);
     try {
       for (const f of [T('updates/+'), T('privacy/+/#')]) expect(await subscribeCodes(agg, f)).toEqual([1]);
-      for (const f of [T('privacy/+/ledger'), T('privacy/+/budget'), T('audit/+'), T('model/current')]) expect(await subscribeCodes(aud, f)).toEqual([1]);
+      for (const f of [T('privacy/+/ledger'), T('privacy/+/budget'), T('audit/+'), T('model/current'), T('metrics/rounds')]) expect(await subscribeCodes(aud, f)).toEqual([1]);
       for (const f of [T('metrics/rounds'), T('status/+')]) expect(await subscribeCodes(op, f)).toEqual([1]);
       for (const f of [T('model/current'), T('rounds/current'), T('audit/alice'), T('privacy/alice/#')]) expect(await subscribeCodes(alice, f)).toEqual([1]);
 
@@ -58,7 +58,7 @@ describe('allowed moves', () => {
       await agg.publishAsync(T('audit/alice'), 'ok', { qos: 1, retain: true });
       await Promise.all(got);
 
-      got = [nextMessage(op, T('metrics/rounds'))];
+      got = [nextMessage(op, T('metrics/rounds')), nextMessage(aud, T('metrics/rounds'))];
       await agg.publishAsync(T('metrics/rounds'), '{}', { qos: 1, retain: true });
       await Promise.all(got);
     } finally {
@@ -107,6 +107,7 @@ describe('forbidden publishes drop the connection, are counted, and reach nobody
     ['auditor', T('audit/alice')],
     ['auditor', T('privacy/alice/budget')],
     ['auditor', T('model/current')],
+    ['auditor', T('metrics/rounds')],
     ['operator', T('metrics/rounds')],
     ['operator', T('status/gw-alice')],
   ];
@@ -129,7 +130,7 @@ describe('forbidden subscriptions get SUBACK 128 and the connection stays', () =
       T('updates/+'), T('updates/gw-bob'), T('updates/gw-alice'), T('#'), '#', T('+/current'), T('privacy/bob/#'), T('privacy/bob/ledger'),
       T('privacy/+/ledger'), T('privacy/+/budget'), T('privacy/#'), T('audit/bob'), T('audit/+'), T('metrics/rounds'), T('status/+'), '$SYS/#',
     ],
-    auditor: [T('updates/+'), T('updates/gw-alice'), T('rounds/current'), T('privacy/+/#'), T('privacy/alice/#'), T('metrics/rounds'), T('status/+'), T('#')],
+    auditor: [T('updates/+'), T('updates/gw-alice'), T('rounds/current'), T('privacy/+/#'), T('privacy/alice/#'), T('metrics/+'), T('metrics/#'), T('status/+'), T('#'), '$SYS/#'],
     aggregator: [T('model/current'), T('rounds/current'), T('audit/+'), T('metrics/rounds'), T('status/+'), T('#'), T('privacy/#')],
     operator: [T('updates/+'), T('privacy/+/ledger'), T('model/current'), T('audit/+'), T('#'), '#'],
   };

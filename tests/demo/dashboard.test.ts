@@ -1,7 +1,7 @@
 /**
  * The live dashboard's server side: the page and the locally served mqtt.js bundle, and the
- * auditor login it embeds, used over the broker's real WebSocket listener. (The page's script in
- * a browser is not tested here: that needs Chromium and playwright-core, not installed.)
+ * auditor login it embeds, used over the broker's real WebSocket listener. The page's script in a
+ * real browser is tested in dashboard-browser.test.ts (headless Chromium).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -63,15 +63,31 @@ describe('live dashboard', () => {
         client.once('connect', () => resolve());
         client.once('error', reject);
       });
-      const granted = await client.subscribeAsync(['fedwear/v1/privacy/+/budget', 'fedwear/v1/audit/+', 'fedwear/v1/model/current'], { qos: 1 });
-      expect(granted.map((g) => g.qos)).toEqual([1, 1, 1]);
-      // Round metrics are operator-only: the auditor's page cannot read them.
+      const granted = await client.subscribeAsync(['fedwear/v1/privacy/+/budget', 'fedwear/v1/audit/+', 'fedwear/v1/model/current', 'fedwear/v1/metrics/rounds'], { qos: 1 });
+      expect(granted.map((g) => g.qos)).toEqual([1, 1, 1, 1]);
+      // Updates, round announcements and status records stay out of the auditor's reach.
       const codes: number[] = [];
       client.on('packetreceive', (p) => p.cmd === 'suback' && codes.push(...((p as { granted: number[] }).granted ?? [])));
-      await client.subscribeAsync('fedwear/v1/metrics/rounds', { qos: 1 }).catch(() => undefined);
-      expect(codes).toEqual([128]);
+      for (const f of ['fedwear/v1/updates/+', 'fedwear/v1/rounds/current', 'fedwear/v1/status/+']) await client.subscribeAsync(f, { qos: 1 }).catch(() => undefined);
+      expect(codes).toEqual([128, 128, 128]);
     } finally {
       await client.endAsync(true);
     }
+  });
+
+  it('lets the run end while a dashboard page is still connected: the broker closes its WebSocket clients', async () => {
+    const own = await startBroker(
+      { credentialsFile: path.join(dir, 'credentials.yaml'), tcp: false, websocket: { host: '127.0.0.1', port: 0, path: '/mqtt' }, persistence: { type: 'memory' } },
+      { logger: pino({ level: 'silent' }) },
+    );
+    const client = mqtt.connect(`ws://127.0.0.1:${own.wsPort}/mqtt`, { clientId: 'auditor:left-open', username: 'auditor', password: 'auditor-pw', reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    const dropped = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await Promise.all([own.close(), dropped]);
+    expect(client.connected).toBe(false);
+    await client.endAsync(true);
   });
 });
