@@ -113,8 +113,13 @@ const TrainingSchema = z
     maxExamples: int('the most labelled examples kept for training', 1, 10_000_000).default(20_000),
     /** Local MAE before/after (three extra forward passes); logged, never published. */
     diagnostics: bool('diagnostics').default(false),
+    /**
+     * Decay of the moving average of DP-SGD iterates a round returns (0: the last iterate).
+     * Post-processing, so free in privacy; measured on the demo: personalized MAE 1-2 points lower.
+     */
+    emaDecay: num('the iterate-average decay in [0, 1)').refine((x) => x >= 0 && x < 1, { error: expected('expected the iterate-average decay in [0, 1)') }).default(0.9),
   })
-  .default({ minExamples: 32, maxExamples: 20_000, diagnostics: false });
+  .default({ minExamples: 32, maxExamples: 20_000, diagnostics: false, emaDecay: 0.9 });
 
 const WindowingSchema = z
   .strictObject({

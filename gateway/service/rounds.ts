@@ -17,6 +17,7 @@ import { topics } from '../../broker/index.ts';
 import { parseRoundAnnouncement, type RoundAnnouncement, type UniformSource } from '../../federation/index.ts';
 import type { LedgerEntry, LedgerWriter, PrivacyBudget } from '../../privacy/index.ts';
 import { mlpLayout } from '../../models/index.ts';
+import { faultPoint } from './fault-point.ts';
 import { bodyTensors, fineTuneRound, type FineTuneOptions, type TrainedRound } from '../training/index.ts';
 import type { GatewayConfig } from './config.ts';
 import type { LiveModel } from './live-model.ts';
@@ -268,7 +269,14 @@ export class RoundRunner {
     try {
       result = await fineTuneRound(
         { features: set.features, labels: set.labels, normalization: g.normalization, globalModel: globalModelOf(g), personalHead, round: roundTrainingParameters(a), budget, ledger },
-        { minExamples: config.training.minExamples, exportOnnx: true, diagnostics: config.training.diagnostics, ...this.d.fineTune },
+        {
+          minExamples: config.training.minExamples,
+          exportOnnx: true,
+          diagnostics: config.training.diagnostics,
+          emaDecay: config.training.emaDecay,
+          ...this.d.fineTune,
+          onProgress: (done) => faultPoint(`train-step:${done}`, { round: a.roundId }),
+        },
       );
     } catch (err) {
       // The ledger may hold a spend for this round already (then it is over-counted, never under).
@@ -325,7 +333,9 @@ export class RoundRunner {
     const onnx = r.onnxBytes as Uint8Array;
     models.writePersonal(personal, onnx);
     this.personal = personal;
+    faultPoint('before-enqueue', { round: a.roundId });
     outbox.enqueue(items);
+    faultPoint('after-enqueue', { round: a.roundId });
     metrics.outboxDepth.set(outbox.depth);
     metrics.roundsJoined.inc();
     this.syncEpsilon();

@@ -19,6 +19,12 @@ export interface DpTrainingRun {
   allowInsecureRandomness?: boolean;
   /** Called with (steps done, total) after each step: data-independent by construction. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Return an exponential moving average of the iterates instead of the last one (0 or absent:
+   * the last iterate). Each DP-SGD iterate is already covered by the accountant, so any function
+   * of them is post-processing and costs no privacy; the average damps the last steps' noise.
+   */
+  emaDecay?: number;
 }
 
 export interface DpTrainingOutcome {
@@ -44,11 +50,21 @@ export async function runDpSgd(run: DpTrainingRun): Promise<DpTrainingOutcome> {
     dataIndependentTerms: run.dataIndependentTerms,
     allowInsecureRandomness: run.allowInsecureRandomness,
   });
+  const decay = run.emaDecay ?? 0;
+  if (!(decay >= 0 && decay < 1)) throw new RangeError(`emaDecay must be in [0, 1), got ${decay}`);
+  const ema = decay > 0 ? Float64Array.from(run.params) : null;
   let examplesVisited = 0;
   for (let s = 0; s < run.steps; s++) {
     examplesVisited += optimizer.step(run.source).batchSize;
+    if (ema) {
+      // De et al. 2022 ("Unlocking high-accuracy differentially private image classification
+      // through scale", §3.3 and App. C): EMA with the warm-up decay min(d, (1+t)/(10+t)).
+      const d = Math.min(decay, (1 + s) / (10 + s));
+      for (let i = 0; i < ema.length; i++) ema[i] = d * ema[i] + (1 - d) * run.params[i];
+    }
     run.onProgress?.(s + 1, run.steps);
     if ((s + 1) % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  if (ema) run.params.set(ema);
   return { examplesVisited };
 }

@@ -76,6 +76,11 @@ export interface FineTuneOptions {
   onProgress?: (done: number, total: number) => void;
   /** Compute the MAE figures of localOnly (three forward passes over the data; default true). */
   diagnostics?: boolean;
+  /**
+   * Keep an exponential moving average of the DP-SGD iterates and use it as the round's result
+   * (post-processing: no privacy cost; dp-train.ts). Default 0: the last iterate, as Opacus does.
+   */
+  emaDecay?: number;
 }
 
 /** The run's parameters; steps, q and sigma are in the published ledger entry too. */
@@ -245,6 +250,7 @@ export async function fineTuneRound(input: FineTuneInput, options: FineTuneOptio
     dataIndependentTerms: round.mu > 0 ? bodyProximalTerm(layout, round.mu, globalParams) : undefined,
     allowInsecureRandomness: options.allowInsecureRandomness,
     onProgress: options.onProgress,
+    emaDecay: options.emaDecay,
   });
 
   const quantizedModel = quantizeMlp(model);
