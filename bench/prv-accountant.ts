@@ -90,7 +90,7 @@ for (const c of cases) {
       },
     },
   };
-  if (ref?.seconds) m.reference = { name: 'Opacus 1.5.4 PRVAccountant.get_epsilon (numpy/scipy pocketfft)', value: ref.seconds, unit: 's', ratio: median(runs) / ref.seconds };
+  if (ref?.seconds) m.reference = { name: 'Opacus 1.5.4 PRVAccountant.get_epsilon (numpy/scipy pocketfft)', value: ref.seconds, unit: 's', ratio: ref.seconds / median(runs) };
   measurements.push(m);
   console.log(`${m.name}: ${m.median.toFixed(3)} s (N=${size}, eps=${eps.toFixed(6)})${m.reference ? `, Opacus ${ref!.seconds} s, ratio ${m.reference.ratio.toFixed(2)}` : ''}`);
 }
