@@ -6,12 +6,11 @@
  * (clientTransport).
  */
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuditVerdict, RoundMetrics } from '../../federation/index.ts';
 import { topics } from '../topics.ts';
-import { PrivacyAuditor } from './auditor.ts';
+import { aggregatorAuditor, type PrivacyAuditor } from './auditor.ts';
 import type { AggregatorConfig } from './config.ts';
 import { loadBaseModel, publishModel, type GlobalModel, type PublishedModel } from './global-model.ts';
 import { KeyDirectory } from './key-directory.ts';
@@ -241,20 +240,17 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
     void maybeClose();
   };
 
-  if (config.audit.enabled) {
-    auditor = new PrivacyAuditor({
-      dir: path.join(config.dataDir, 'audit'),
-      publicKeyOf: (userId) => keys.keyOfUser(userId),
-      publish: (userId, verdict) => transport.publish(topics.audit(userId), JSON.stringify(verdict), { retain: true }),
-      log,
-      now,
-      budgetGraceMs: config.audit.budgetGraceMs,
-    });
-    auditor.onVerdict((v) => {
+  auditor = aggregatorAuditor({
+    config,
+    publicKeyOf: (userId) => keys.keyOfUser(userId),
+    publish: (topic, payload, o) => transport.publish(topic, payload, o),
+    log,
+    now,
+    onVerdict: (v) => {
       metrics.verdicts.inc({ ok: String(v.ok) });
       events.emit('verdict', v);
-    });
-  }
+    },
+  });
 
   await transport.start({
     update: onUpdate,

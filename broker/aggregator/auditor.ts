@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { parseBudgetSummary, type AuditVerdict, type BudgetSummary } from '../../federation/index.ts';
 import { loadAccountant, type Accountant, type AccountantName, type KeyInput } from '../../privacy/index.ts';
-import { isValidId } from '../topics.ts';
+import { isValidId, topics } from '../topics.ts';
+import type { AggregatorConfig } from './config.ts';
 import { Journal, writeFileDurably } from './journal.ts';
 import { LedgerAudit } from './ledger-audit.ts';
 
@@ -217,4 +218,30 @@ export class PrivacyAuditor {
     if (!a) this.#accountants.set(name, (a = loadAccountant(name)));
     return a;
   }
+}
+
+/**
+ * The auditor as an aggregator runs it (a single aggregator, or the root of shards): disabled by
+ * `audit.enabled: false`; verdicts retained on audit/<userId>; keys looked up at each use, so a
+ * credentials reload applies.
+ */
+export function aggregatorAuditor(o: {
+  config: AggregatorConfig;
+  publicKeyOf(userId: string): KeyInput | null;
+  publish(topic: string, payload: string, opts: { retain: boolean }): Promise<void>;
+  log: Logger;
+  now: () => number;
+  onVerdict(v: AuditVerdict): void;
+}): PrivacyAuditor | undefined {
+  if (!o.config.audit.enabled) return undefined;
+  const auditor = new PrivacyAuditor({
+    dir: path.join(o.config.dataDir, 'audit'),
+    publicKeyOf: o.publicKeyOf,
+    publish: (userId, verdict) => o.publish(topics.audit(userId), JSON.stringify(verdict), { retain: true }),
+    log: o.log,
+    now: o.now,
+    budgetGraceMs: o.config.audit.budgetGraceMs,
+  });
+  auditor.onVerdict(o.onVerdict);
+  return auditor;
 }

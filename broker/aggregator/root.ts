@@ -8,12 +8,11 @@
  * are in the shards' journals, and a restarted root just asks again.
  */
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
 import { pino } from 'pino';
-import type { AuditVerdict, RoundMetrics, ShardableStrategy } from '../../federation/index.ts';
+import type { RoundMetrics, ShardableStrategy } from '../../federation/index.ts';
 import { parseTopic, topicFilters, topics } from '../topics.ts';
 import type { AggregatorEvents, AggregatorHandle, AggregatorOptions } from './aggregator.ts';
-import { PrivacyAuditor } from './auditor.ts';
+import { aggregatorAuditor, type PrivacyAuditor } from './auditor.ts';
 import { loadBaseModel, publishModel, type GlobalModel, type PublishedModel } from './global-model.ts';
 import { KeyDirectory } from './key-directory.ts';
 import { createAggregatorMetrics } from './metrics.ts';
@@ -234,21 +233,17 @@ export async function startRoot(opts: RootOptions): Promise<AggregatorHandle> {
     if (decision !== 'extend') await maybeClose();
   };
 
-  let auditor: PrivacyAuditor | undefined;
-  if (config.audit.enabled) {
-    auditor = new PrivacyAuditor({
-      dir: path.join(config.dataDir, 'audit'),
-      publicKeyOf: (userId) => keys.keyOfUser(userId),
-      publish: (userId, verdict) => transport.publish(topics.audit(userId), JSON.stringify(verdict), { retain: true }),
-      log,
-      now,
-      budgetGraceMs: config.audit.budgetGraceMs,
-    });
-    auditor.onVerdict((v: AuditVerdict) => {
+  const auditor = aggregatorAuditor({
+    config,
+    publicKeyOf: (userId) => keys.keyOfUser(userId),
+    publish: (topic, payload, o) => transport.publish(topic, payload, o),
+    log,
+    now,
+    onVerdict: (v) => {
       metrics.verdicts.inc({ ok: String(v.ok) });
       events.emit('verdict', v);
-    });
-  }
+    },
+  });
 
   await transport.start({
     update: () => Promise.resolve(),

@@ -2,41 +2,20 @@
  * `fedwear aggregator --metrics-port`: the plain client-mode aggregator serves its prom-client registry
  * as Prometheus text at /metrics (real HTTP GET), against a real mosquitto 2 started here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topics } from '../../broker/index.ts';
 import { runCli, spawnCli, waitForExit, waitForLine } from '../helpers/run-cli.ts';
 import { tempDir } from '../broker/harness.ts';
 import { aggregatorConfig, decodeModel, deltaFor, makeGateways, seal, writeCredentials } from './helpers.ts';
+import { startMosquitto } from '../helpers/servers.ts';
 
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function connectWhenUp(url: string, child: ChildProcess): Promise<MqttClient> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`);
-    try {
-      return await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0, connectTimeout: 1_000 });
-    } catch {
-      await new Promise<void>((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('fedwear aggregator --metrics-port', { timeout: 60_000 }, () => {
   const children: ChildProcess[] = [];
@@ -53,13 +32,9 @@ describe('fedwear aggregator --metrics-port', { timeout: 60_000 }, () => {
     dirs.push(dir);
     const gws = makeGateways(1);
     await writeCredentials(dir, gws);
-    const port = await freePort();
-    const conf = path.join(dir, 'mosquitto.conf');
-    fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
-    const mosquitto = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(mosquitto);
-    const url = `mqtt://127.0.0.1:${port}`;
-    const observer = await connectWhenUp(url, mosquitto);
+    const mosquitto = await startMosquitto(dir);
+    children.push(mosquitto.child);
+    const { url, observer } = mosquitto;
     clients.push(observer);
 
     fs.writeFileSync(path.join(dir, 'aggregator.yaml'), stringify(aggregatorConfig(dir, { dataDir: 'data', credentialsFile: 'credentials.yaml', round: { durationMs: 600_000, quorum: 1 } })));

@@ -2,9 +2,8 @@
  * `fedwear aggregator` as a plain MQTT client of a real mosquitto 2 (Debian), started here with its
  * own config file; scripted gateways publish signed envelopes; the round completes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
@@ -14,32 +13,10 @@ import { parseRoundAnnouncement, parseRoundMetrics } from '../../federation/inde
 import { spawnCli, waitForExit, waitForLine } from '../helpers/run-cli.ts';
 import { tempDir } from '../broker/harness.ts';
 import { aggregatorConfig, decodeModel, deltaFor, expectedFedAvg, makeGateways, MODEL_DIR, seal, writeCredentials } from './helpers.ts';
+import { startMosquitto } from '../helpers/servers.ts';
 
-/** Debian installs the broker in /usr/sbin, which is not on every PATH. */
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-/** mosquitto logs nothing with this config, so readiness is a successful connection (edge-stack note §4). */
-async function connectWhenUp(url: string, child: ChildProcess): Promise<MqttClient> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`);
-    try {
-      return await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0, connectTimeout: 1_000 });
-    } catch {
-      await new Promise<void>((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('aggregator as a client of mosquitto 2', { timeout: 60_000 }, () => {
   const children: ChildProcess[] = [];
@@ -53,13 +30,9 @@ describe('aggregator as a client of mosquitto 2', { timeout: 60_000 }, () => {
     const dir = tempDir('agg-mosquitto');
     const gws = makeGateways(4);
     await writeCredentials(dir, gws);
-    const port = await freePort();
-    const conf = path.join(dir, 'mosquitto.conf');
-    fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_packet_size 262144', ''].join('\n'));
-    const mosquitto = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(mosquitto);
-    const url = `mqtt://127.0.0.1:${port}`;
-    const observer = await connectWhenUp(url, mosquitto);
+    const mosquitto = await startMosquitto(dir, { maxPacketBytes: 262_144 });
+    children.push(mosquitto.child);
+    const { url, observer } = mosquitto;
     clients.push(observer);
 
     fs.writeFileSync(path.join(dir, 'aggregator.yaml'), stringify(aggregatorConfig(dir, { dataDir: 'data', credentialsFile: 'credentials.yaml', round: { durationMs: 600_000, quorum: 3 }, logLevel: 'info' })));

@@ -6,9 +6,8 @@
  * second mosquitto. Also: a redelivered update counts once, a shard killed mid-round resumes from its
  * journal, and root and shards serve Prometheus text at /metrics (--metrics-port).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
@@ -19,33 +18,12 @@ import { parseRoundMetrics, type RoundMetrics } from '../../federation/index.ts'
 import { spawnCli, waitForExit, waitForLine, type CliResult } from '../helpers/run-cli.ts';
 import { tempDir } from '../broker/harness.ts';
 import { aggregatorConfig, decodeModel, deltaFor, expectedFedAvg, makeGateways, MODEL_DIR, seal, writeCredentials, type Gateway } from './helpers.ts';
+import { startMosquitto as startMosquittoServer } from '../helpers/servers.ts';
 
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
 const SHARDS = ['a', 'b', 'c'];
 const N = 12;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-/** mosquitto logs nothing with this config, so readiness is a successful connection. */
-async function connectWhenUp(url: string, child: ChildProcess, clientId: string): Promise<MqttClient> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`);
-    try {
-      return await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 1_000, protocolVersion: 5 });
-    } catch {
-      await new Promise<void>((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 /** What one broker's observer saw: models by version, round metrics by round, shard progress. */
 interface Observed {
@@ -109,15 +87,10 @@ describe('sharded aggregation on mosquitto 2 (MQTT 5 shared subscriptions)', { t
   const metricsPorts = new Map<string, number>();
 
   const startMosquitto = async (name: string): Promise<{ url: string; observer: MqttClient }> => {
-    const port = await freePort();
-    const conf = path.join(dir, `mosquitto-${name}.conf`);
-    fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_packet_size 262144', ''].join('\n'));
-    const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    const url = `mqtt://127.0.0.1:${port}`;
-    const observer = await connectWhenUp(url, child, `observer-${name}`);
-    clients.push(observer);
-    return { url, observer };
+    const m = await startMosquittoServer(dir, { name, maxPacketBytes: 262_144, observer: { clientId: `observer-${name}`, protocolVersion: 5 } });
+    children.push(m.child);
+    clients.push(m.observer);
+    return { url: m.url, observer: m.observer };
   };
 
   const started = new Map<string, ChildProcess>();

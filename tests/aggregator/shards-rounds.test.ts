@@ -3,9 +3,7 @@
  * on mqtt.js clients): a quorum that only copies reached resumes the round instead of closing it
  * short, and a deadline closes a round with at least minUpdates.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -14,20 +12,10 @@ import { decodeShardClose, loadBaseModel, parseAggregatorConfig, startRoot, star
 import { parseRoundMetrics, type RoundMetrics } from '../../federation/index.ts';
 import { tempDir } from '../broker/harness.ts';
 import { aggregatorConfig, decodeModel, deltaFor, expectedFedAvg, makeGateways, MODEL_DIR, seal, writeCredentials, type Gateway } from './helpers.ts';
+import { startMosquitto } from '../helpers/servers.ts';
 
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
 const log = pino({ level: 'silent' });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Cluster {
   root: AggregatorHandle;
@@ -54,19 +42,9 @@ describe('shard root round decisions on mosquitto 2', { timeout: 60_000 }, () =>
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const gws = makeGateways(4);
     const credentialsFile = await writeCredentials(dir, gws);
-    const port = await freePort();
-    const conf = path.join(dir, 'mosquitto.conf');
-    fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
-    const mosquitto: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    cleanup.push(() => void mosquitto.kill('SIGKILL'));
-    const url = `mqtt://127.0.0.1:${port}`;
-    let observer: MqttClient | undefined;
-    while (!observer) {
-      if (mosquitto.exitCode !== null) throw new Error(`mosquitto exited with ${mosquitto.exitCode}`);
-      observer = await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0, connectTimeout: 1_000 }).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
-    }
-    const obs = observer;
-    cleanup.push(() => obs.endAsync(true));
+    const mosquitto = await startMosquitto(dir);
+    cleanup.push(() => mosquitto.stop());
+    const { url, observer: obs } = mosquitto;
     const got = new Map<string, Buffer>();
     const waiters = new Map<string, Array<(p: Buffer) => void>>();
     const wait = (key: string): Promise<Buffer> => (got.has(key) ? Promise.resolve(got.get(key)!) : new Promise((r) => waiters.set(key, [...(waiters.get(key) ?? []), r])));

@@ -4,11 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { spawnCli, waitForExit, waitForLine } from '../helpers/run-cli.ts';
+import { freePort } from '../helpers/servers.ts';
 
 const REDIS_SERVER = fs.existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server';
 
@@ -19,17 +19,6 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** redis-server cannot take port 0: pick one the kernel says is free. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startRedis(): Promise<RedisServer> {
   // The port can be taken between freePort() and redis binding it; try a few.

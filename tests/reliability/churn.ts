@@ -17,6 +17,7 @@ import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics } from '../../broker/index.ts';
 import { parseRoundMetrics, type RoundMetrics } from '../../federation/index.ts';
+import { seededRng } from '../../models/index.ts';
 
 export interface ChurnGateway {
   username: string;
@@ -62,18 +63,6 @@ export interface ChurnRound {
   /** First publish to the last PUBACK, and to the round's metrics/rounds message, in seconds. */
   ackedS: number;
   closeS: number;
-}
-
-/** mulberry32: the churn is reproducible from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function sample<T>(xs: readonly T[], k: number, random: () => number): T[] {
@@ -128,7 +117,7 @@ export function churnFaults(r: ChurnRound, expected: number): string[] {
 export async function runChurn(opts: ChurnOptions): Promise<ChurnRound[]> {
   const { url, gateways, rounds, leavers, midPublish } = opts;
   if (leavers + midPublish > gateways.length) throw new RangeError(`churn: ${leavers} leavers + ${midPublish} mid-publish exceed ${gateways.length} gateways`);
-  const random = rng(opts.seed);
+  const random = seededRng(opts.seed);
   const batch = opts.connectBatch ?? 50;
   const conns = new Map<string, MqttClient>();
   const connect = async (g: ChurnGateway): Promise<void> => {
