@@ -11,15 +11,14 @@
  *
  * Bounded: the connection count is capped and the whole run is abandoned after --timeout-s (default 300).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { stringify } from 'yaml';
-import { hashPassword, saveCredentialsFile, topics, type CredentialsFile } from '../broker/index.ts';
+import { topics } from '../broker/index.ts';
 import { compressUpdate, encodeEnvelope, parseRoundMetrics, type TensorShape } from '../federation/index.ts';
+import { writeFleet, FLEET_PASSWORD } from './fleet.ts';
 import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -78,36 +77,8 @@ async function main(): Promise<void> {
 }
 
 async function measure(n: number, rounds: number): Promise<{ measurements: Measurement[]; envelopeBytes: number }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fedwear-agg-load-'));
-  const password = 'load-test-password';
-  // One hash for every identity: scrypt cost is paid on the broker at CONNECT, as in production.
-  const passwordHash = await hashPassword(password, { ln: 10, r: 8, p: 1 });
-  const gateways = Array.from({ length: n }, (_, i) => ({ username: `gw-${i}`, userId: `user-${i}`, ...generateKeyPairSync('ed25519') }));
-  const credentials: CredentialsFile = {
-    version: 1,
-    users: [
-      ...gateways.map((g) => ({ username: g.username, role: 'gateway' as const, userId: g.userId, passwordHash, publicKey: g.publicKey.export({ type: 'spki', format: 'pem' }).toString() })),
-      { username: 'operator', role: 'operator' as const, passwordHash },
-    ],
-  };
-  saveCredentialsFile(path.join(dir, 'credentials.yaml'), credentials);
-  const config = {
-    credentialsFile: 'credentials.yaml',
-    tcp: { host: '127.0.0.1', port: 0 },
-    persistence: { type: 'memory' },
-    limits: { maxConnections: n + 16, connectionsPerIpPerSecond: 1e6, connectionBurstPerIp: 1e6, connectTimeoutMs: 60_000 },
-    logLevel: 'warn',
-    aggregator: {
-      dataDir: 'aggregator-data',
-      modelDir: path.join(REPO, 'models/base'),
-      round: { durationMs: 3_600_000, quorum: n },
-      strategy: { name: 'fedavg' },
-      training: { sampleRate: 0.05, steps: 20, noiseMultiplier: 1.1, maxGradNorm: 1, delta: 1e-5, lr: 0.05 },
-      update: { normBound: 5, encodings: ['int8-dense'] },
-      audit: { enabled: false },
-    },
-  };
-  fs.writeFileSync(path.join(dir, 'broker.yaml'), stringify(config));
+  const { dir, gateways, brokerConfigFile } = await writeFleet({ name: 'agg-load', n, quorum: n, extraConnections: 16 });
+  const password = FLEET_PASSWORD;
 
   // Envelopes are sealed before each round's clock starts: the gateways' cost is not the aggregator's.
   const seal = (round: number, modelVersion: string): Buffer[] =>
@@ -117,7 +88,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
       return Buffer.from(encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey));
     });
 
-  const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', path.join(dir, 'broker.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', brokerConfigFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     broker.stdout!.on('data', (d: Buffer) => {

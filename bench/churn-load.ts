@@ -17,7 +17,6 @@
  *
  *   npx tsx bench/churn-load.ts [--clients N] [--rounds R] [--timeout-s S]     (N ≤ 5,000)
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,10 +24,10 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
-import { stringify } from 'yaml';
-import { hashPassword, saveCredentialsFile, startBroker, startInProcessAggregator, type BrokerConfigInput, type CredentialsFile } from '../broker/index.ts';
+import { startBroker, startInProcessAggregator } from '../broker/index.ts';
 import { compressUpdate, encodeEnvelope, type TensorShape } from '../federation/index.ts';
 import { churnFaults, runChurn, type ChurnGateway, type ChurnRound } from '../tests/reliability/churn.ts';
+import { FLEET_PASSWORD as password, writeFleet } from './fleet.ts';
 import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -63,41 +62,12 @@ async function main(): Promise<void> {
   }, timeoutMs);
   const loadBefore = os.loadavg();
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fedwear-churn-load-'));
-  const password = 'load-test-password';
-  // One hash for every identity: scrypt cost is paid on the broker at CONNECT, as in production.
-  const passwordHash = await hashPassword(password, { ln: 10, r: 8, p: 1 });
-  const gateways = Array.from({ length: n }, (_, i) => ({ username: `gw-${i}`, userId: `user-${i}`, password, ...generateKeyPairSync('ed25519') }));
-  const credentials: CredentialsFile = {
-    version: 1,
-    users: [
-      ...gateways.map((g) => ({ username: g.username, role: 'gateway' as const, userId: g.userId, passwordHash, publicKey: g.publicKey.export({ type: 'spki', format: 'pem' }).toString() })),
-      { username: 'operator', role: 'operator' as const, passwordHash },
-    ],
-  };
-  saveCredentialsFile(path.join(dir, 'credentials.yaml'), credentials);
-  const config = {
-    credentialsFile: 'credentials.yaml',
-    tcp: { host: '127.0.0.1', port: 0 },
-    persistence: { type: 'memory' },
-    limits: { maxConnections: n + 64, connectionsPerIpPerSecond: 1e6, connectionBurstPerIp: 1e6, connectTimeoutMs: 60_000 },
-    logLevel: 'warn',
-    aggregator: {
-      dataDir: 'aggregator-data',
-      modelDir: path.join(REPO, 'models/base'),
-      // No deadline in reach: a round closes when every online gateway's update is counted.
-      round: { durationMs: 3_600_000, quorum: n - leavers },
-      strategy: { name: 'fedavg' },
-      training: { sampleRate: 0.05, steps: 20, noiseMultiplier: 1.1, maxGradNorm: 1, delta: 1e-5, lr: 0.05 },
-      update: { normBound: 5, encodings: ['int8-dense'] },
-      audit: { enabled: false },
-      // One "update accepted" line per journaled update: the record the acknowledged updates are checked against.
-      logLevel: 'info',
-    },
-  } satisfies BrokerConfigInput;
-  fs.writeFileSync(path.join(dir, 'broker.yaml'), stringify(config));
+  // aggregator logLevel info: one "update accepted" line per journaled update, the record the
+  // acknowledged updates are checked against. No deadline in reach: a round closes when every
+  // online gateway's update is counted.
+  const { dir, gateways, brokerConfigFile, config } = await writeFleet({ name: 'churn-load', n, quorum: n - leavers, extraConnections: 64, aggregatorLogLevel: 'info' });
 
-  const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', path.join(dir, 'broker.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', brokerConfigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const accepted = new Map<number, string[]>();
   const acceptedWaiters = new Set<() => void>();
   let errBuf = '';
