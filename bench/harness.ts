@@ -21,7 +21,7 @@ export interface Measurement {
   median: number;
   unit: string;
   runs: number[];
-  /** ratio: the speed-up against the reference, > 1 when fedwear is faster (rate / reference rate, or reference time / time). */
+  /** ratio: > 1 when fedwear is faster or smaller than the reference (rate / reference rate, reference time / time, reference bytes / bytes). */
   reference?: { name: string; value: number; unit: string; ratio: number };
   extra?: Record<string, unknown>;
 }

@@ -1,13 +1,15 @@
 /**
  * onnxruntime-node inference latency of the exported models: float32 and int8 (weight-only QDQ,
  * per-channel), batch 1 and 256, one intra-op thread (models/onnx-runtime.ts). Latency is per
- * session.run() call including the JS tensor wrapping, median over runs.
+ * session.run() call including the JS tensor wrapping, median over runs. The reference is the same
+ * float model's forward pass in fedwear's own TypeScript (Mlp.predict, used for training): what
+ * loading onnxruntime buys (or costs, at batch 1) on the gateway.
  *
  * Run: npx tsx bench/onnx-latency.ts [--quick]
  */
 import os from 'node:os';
 import { type Measurement, median, writeResults } from './harness.ts';
-import { Mlp, OnnxModelSession, exportFloatOnnx, exportInt8Onnx, gaussian, initializeParams, quantizeMlp, seededRng } from '../models/index.ts';
+import { Mlp, OnnxModelSession, dequantizeMlp, exportFloatOnnx, exportInt8Onnx, gaussian, initializeParams, quantizeMlp, seededRng } from '../models/index.ts';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 7;
@@ -43,6 +45,8 @@ for (const name of archs) {
     ['float32', exportFloatOnnx(model)],
     ['int8', exportInt8Onnx(quantizeMlp(model))],
   ] as const;
+  // The TypeScript reference runs the weights each ONNX variant holds (int8: dequantized).
+  const tsWeights = { float32: model.params, int8: dequantizeMlp(quantizeMlp(model)) };
   for (const [kind, bytes] of variants) {
     const session = await OnnxModelSession.create(bytes);
     try {
@@ -50,15 +54,17 @@ for (const name of archs) {
         const X = Float32Array.from({ length: batch * sizes[0] }, () => gaussian(rng));
         const runs = await timeRuns(() => session.run(X, batch));
         const us = median(runs);
+        const tsUs = median(await timeRuns(() => Promise.resolve(model.predict(X, batch, undefined, tsWeights[kind]))));
         const m: Measurement = {
           name: `${name} ${kind} batch ${batch}`,
           median: Math.round(us * 10) / 10,
           unit: 'µs/run',
           runs: runs.map((r) => Math.round(r * 10) / 10),
           extra: { modelBytes: bytes.length, samplesPerS: Math.round((batch / us) * 1e6), loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100 },
+          reference: { name: 'the same model in TypeScript (Mlp.predict)', value: Math.round(tsUs * 10) / 10, unit: 'µs/run', ratio: Math.round((tsUs / us) * 100) / 100 },
         };
         measurements.push(m);
-        console.log(`${m.name.padEnd(32)} ${String(m.median).padStart(8)} µs/run   ${String(m.extra!.samplesPerS).padStart(9)} samples/s   ${bytes.length} bytes`);
+        console.log(`${m.name.padEnd(32)} ${String(m.median).padStart(8)} µs/run   ${String(m.extra!.samplesPerS).padStart(9)} samples/s   ${bytes.length} bytes   TypeScript ${m.reference!.value} µs/run`);
       }
     } finally {
       await session.release();

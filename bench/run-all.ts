@@ -38,7 +38,7 @@ function fmt(x: number): string {
 }
 
 export function markdownTable(files: ResultFile[]): string {
-  const lines = ['| benchmark | measurement | median | unit | reference | speed-up (>1: faster than the reference) |', '|---|---|---|---|---|---|'];
+  const lines = ['| benchmark | measurement | median | unit | reference | ratio (>1: faster or smaller than the reference) |', '|---|---|---|---|---|---|'];
   for (const f of files) {
     for (const m of f.measurements ?? []) {
       const ref = m.reference ? `${m.reference.name}: ${fmt(m.reference.value)} ${m.reference.unit}` : '';

@@ -59,6 +59,7 @@ for (const [label, shapes] of Object.entries(BODIES)) {
     ['int8-dense', { encoding: 'int8-dense', random }],
     ['int8-topk 10%', { encoding: 'int8-topk', random, topK: { scope: 'global', density: 0.1 } }],
   ];
+  let float32Bytes = 0;
   for (const [encName, opts] of encodings) {
     const seal = () => encodeEnvelope({ modelVersion: 'kcal-mlp@1', roundId: 1, clientId: 'gw-bench', timestampMs: 1_764_000_000_000, update: compressUpdate(delta, shapes, opts) }, privateKey);
     const bytes = seal();
@@ -68,6 +69,18 @@ for (const [label, shapes] of Object.entries(BODIES)) {
     const check = validateUpdate(bytes, ctx);
     if (!check.ok) throw new Error(`bench envelope rejected: ${check.detail}`);
     measure(`validateUpdate, ${encName}, ${label} body`, () => void validateUpdate(bytes, ctx), 1, 'updates/s', extra);
+    // What goes over MQTT per update, against the float32 envelope of the same delta.
+    if (encName === 'float32') float32Bytes = bytes.length;
+    else {
+      measurements.push({
+        name: `signed envelope size, ${encName}, ${label} body`,
+        median: bytes.length,
+        unit: 'bytes',
+        runs: [bytes.length],
+        extra,
+        reference: { name: 'float32 envelope of the same delta', value: float32Bytes, unit: 'bytes', ratio: Math.round((float32Bytes / bytes.length) * 100) / 100 },
+      });
+    }
   }
 }
 

@@ -2,7 +2,8 @@
  * Wire decode throughput: FrameDecoder over a realistic device stream (per second: heart rate,
  * RR intervals, steps; battery each minute; an occasional energy label and device info), with
  * 1% of frames corrupted by line noise. Fed whole and in 64-byte chunks (what a serial port
- * read typically returns), plus encodeFrame for comparison.
+ * read typically returns), plus encodeFrame for comparison. The reference is the same records as
+ * newline-delimited JSON split and parsed line by line: what a text protocol would cost.
  */
 import { FrameDecoder, LabelSource, encodeFrame, type DeviceRecord } from '../firmware-bindings/index.ts';
 import { measureRate, writeResults, type Measurement } from './harness.ts';
@@ -46,11 +47,21 @@ function measure(name: string, fn: () => void, work: number, unit: string, bytes
   const { median, runs } = measureRate(fn, work, { runs: 7, seconds: 0.5 });
   const extra: Record<string, unknown> = { frames: frames.length, bytes: stream.length };
   if (bytesPerUnit !== undefined) extra.megabytesPerSecond = Math.round(((median * bytesPerUnit) / 1e6) * 100) / 100;
-  measurements.push({ name, median, unit, runs, extra });
+  measurements.push({ name, median, unit, runs, extra, ...(name.startsWith('FrameDecoder') ? { reference: jsonReference('the same records as JSON lines, JSON.parse', median) } : {}) });
   console.log(`${name}: ${Math.round(median).toLocaleString()} ${unit}${extra.megabytesPerSecond !== undefined ? ` (${extra.megabytesPerSecond} MB/s)` : ''}`);
 }
 
 const bytesPerFrame = stream.length / frames.length;
+const jsonLines = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+const { median: jsonRate } = measureRate(
+  () => {
+    for (const line of jsonLines.toString('utf8').split('\n')) if (line) JSON.parse(line);
+  },
+  records.length,
+  { runs: 7, seconds: 0.5 },
+);
+const jsonReference = (name: string, rate: number): Measurement['reference'] => ({ name, value: Math.round(jsonRate), unit: 'records/s', ratio: Math.round((rate / jsonRate) * 100) / 100 });
+console.log(`reference: JSON lines, ${jsonLines.length} bytes, ${Math.round(jsonRate).toLocaleString()} records/s`);
 measure('FrameDecoder.push, whole stream', () => void new FrameDecoder().push(stream), frames.length, 'frames/s', bytesPerFrame);
 measure(
   'FrameDecoder.push, 64-byte chunks',
