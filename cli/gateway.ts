@@ -5,6 +5,7 @@ interface IngestFlags {
   serial?: string;
   in?: string;
   firmata?: string;
+  gatt?: string;
   deviceId?: number;
   baud?: number;
   store: string;
@@ -20,11 +21,12 @@ export function registerGateway(program: Command): void {
 
   gateway
     .command('ingest')
-    .description('read a wearable stream (serial port or file) into the durable local store')
+    .description('read a wearable stream (serial port, file, Firmata board or Bluetooth LE GATT capture) into the durable local store')
     .option('--serial <path>', 'serial device to read (reconnects when it disappears)')
     .option('--in <file>', 'read protocol frames from a file instead')
     .option('--firmata <path>', 'a StandardFirmata board (pulse sensor on A0, step line on pin 2) on this serial device')
-    .option('--device-id <id>', 'device id for the --firmata board\'s records (default: derived from the path)', uint32)
+    .option('--gatt <file>', 'replay a Bluetooth LE GATT capture (JSON lines, as fedwear sim --gatt writes) through the GATT record mapping')
+    .option('--device-id <id>', 'device id for the records of --firmata or --gatt (default: derived from the path)', uint32)
     .option('--baud <rate>', 'serial baud rate (default 115200; 57600 with --firmata)', positiveInt)
     .requiredOption('--store <dir>', 'store directory (created if missing)')
     .option('--stats-json <file>', 'write the counters as JSON on exit')
@@ -39,6 +41,7 @@ export function registerGateway(program: Command): void {
         serial: flags.serial,
         inFile: flags.in,
         firmata: flags.firmata,
+        gatt: flags.gatt,
         deviceId: flags.deviceId,
         baudRate: flags.baud,
         store: flags.store,

@@ -12,12 +12,17 @@ import type { ScheduleMode } from './schedule.ts';
 import { openFileSink, openSerialSink, pumpFrames, stdoutSink, type Clock, type FrameSink } from './stream-out.ts';
 import { makeUsers } from './users.ts';
 import { encodeFrame } from '../firmware-bindings/index.ts';
+import { runFirmataBoard, writeGattCapture } from './sim-devices.ts';
 
 export type SimOutput =
   | { kind: 'serial'; path: string; baudRate: number }
   | { kind: 'file'; path: string }
   | { kind: 'stdout' }
-  | { kind: 'dataset'; dir: string };
+  | { kind: 'dataset'; dir: string }
+  /** A StandardFirmata board (pulse sensor on A0, step line on pin 2) served on a serial device. */
+  | { kind: 'firmata'; path: string; baudRate: number }
+  /** Bluetooth LE GATT notifications (0x2A37, 0x2A53) as a JSON-lines capture. */
+  | { kind: 'gatt'; path: string };
 
 export interface SimCommand {
   users: number;
@@ -32,6 +37,8 @@ export interface SimCommand {
 }
 
 export const DEFAULT_BAUD = 115_200;
+/** StandardFirmata's rate (and johnny-five's default). */
+export const FIRMATA_BAUD = 57_600;
 const MAX_USERS = 10_000;
 
 const intOption = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -75,21 +82,31 @@ const SimFlags = z
     out: z.string().min(1).optional(),
     stdout: z.boolean().optional(),
     dataset: z.string().min(1).optional(),
+    firmata: z.string().min(1).optional(),
+    gatt: z.string().min(1).optional(),
     baud: intOption(50, 4_000_000).optional(),
   })
   .superRefine((o, ctx) => {
-    const chosen = (['serial', 'out', 'stdout', 'dataset'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
+    const chosen = (['serial', 'out', 'stdout', 'dataset', 'firmata', 'gatt'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
     if (chosen.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: `choose exactly one output: --serial PATH, --out FILE, --stdout or --dataset DIR (got ${
+        message: `choose exactly one output: --serial PATH, --out FILE, --stdout, --dataset DIR, --firmata PATH or --gatt FILE (got ${
           chosen.length === 0 ? 'none' : chosen.map((k) => `--${k}`).join(' and ')
         })`,
       });
     }
-    if (o.baud !== undefined && o.serial === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['baud'], message: 'only applies with --serial' });
+    if (o.baud !== undefined && o.serial === undefined && o.firmata === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['baud'], message: 'only applies with --serial or --firmata' });
+    }
+    // A board or a strap is one person's device.
+    if ((o.firmata !== undefined || o.gatt !== undefined) && o.users !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['users'], message: `--firmata and --gatt simulate one wearer's device, got ${o.users} users` });
+    }
+    // The board samples on a clock; "as fast as possible" has no meaning for it.
+    if (o.firmata !== undefined && o.speed === 0) {
+      ctx.addIssue({ code: 'custom', path: ['speed'], message: 'the Firmata board samples on a clock: give a speed > 0 (simulated seconds per real second)' });
     }
   });
 
@@ -108,7 +125,11 @@ export function parseSimCommand(raw: Record<string, unknown>, now: () => number 
         ? { kind: 'file', path: o.out }
         : o.dataset !== undefined
           ? { kind: 'dataset', dir: o.dataset }
-          : { kind: 'stdout' };
+          : o.firmata !== undefined
+            ? { kind: 'firmata', path: o.firmata, baudRate: o.baud ?? FIRMATA_BAUD }
+            : o.gatt !== undefined
+              ? { kind: 'gatt', path: o.gatt }
+              : { kind: 'stdout' };
   return {
     users: o.users,
     seed: o.seed,
@@ -159,6 +180,8 @@ export async function runSimCommand(cmd: SimCommand, io: SimIo): Promise<SimSumm
     io.stderr.write(`sim: ${users.length} users, ${records} records written as JSONL to ${cmd.output.dir}\n`);
     return { users: users.length, records, bytes: 0, aborted: false, output: cmd.output };
   }
+  if (cmd.output.kind === 'firmata') return runFirmataBoard(users[0], simOpts, cmd.speed, cmd.output, io);
+  if (cmd.output.kind === 'gatt') return writeGattCapture(users[0], simOpts, cmd.output, io);
 
   const out = cmd.output;
   const sink: FrameSink =

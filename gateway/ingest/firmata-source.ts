@@ -137,8 +137,8 @@ export class FirmataSource extends EventEmitter<FirmataSourceEvents> {
   }
 }
 
-/** FNV-1a, 32 bits: a stable device id from the board's path when none is given. */
-function fnv1a32(s: string): number {
+/** FNV-1a, 32 bits: a stable device id from a source's path when none is given. */
+export function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { RecordStore } from '../store/index.ts';
 import { Ingestor, type IngestStats } from './ingestor.ts';
 import { SerialSource } from './serial-source.ts';
-import { FirmataSource, type FirmataSourceStats } from './firmata-source.ts';
+import { FirmataSource, fnv1a32, type FirmataSourceStats } from './firmata-source.ts';
+import { replayGattCapture, type GattCaptureStats } from './gatt-capture-source.ts';
 
 export interface RunIngestOptions {
   serial?: string;
@@ -10,7 +11,9 @@ export interface RunIngestOptions {
   inFile?: string;
   /** A StandardFirmata board (pulse sensor on A0, step line on pin 2) instead of a wire-protocol device. */
   firmata?: string;
-  /** Device id for the Firmata board's records (default: derived from its path). */
+  /** A Bluetooth LE GATT capture (JSON lines) to replay through the GATT record mapping. */
+  gatt?: string;
+  /** Device id for the Firmata board's or the GATT capture's records (default: derived from the path). */
   deviceId?: number;
   store: string;
   statsJson?: string;
@@ -32,12 +35,13 @@ export interface IngestResult extends IngestStats {
   stopReason: string;
   storeRecovery: RecordStore['recovery'];
   firmata?: FirmataSourceStats;
+  gatt?: GattCaptureStats;
 }
 
 /** The `fedwear gateway ingest` service: one source, one store, until an exit condition. */
 export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
-  if ([opts.serial, opts.inFile, opts.firmata].filter(Boolean).length !== 1) {
-    throw new Error('give exactly one of --serial PATH, --in FILE or --firmata PATH');
+  if ([opts.serial, opts.inFile, opts.firmata, opts.gatt].filter(Boolean).length !== 1) {
+    throw new Error('give exactly one of --serial PATH, --in FILE, --firmata PATH or --gatt FILE');
   }
   const log = opts.log ?? (() => undefined);
   const store = RecordStore.open(opts.store);
@@ -85,7 +89,28 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
   let serial: SerialSource | null = null;
   let fileStream: fs.ReadStream | null = null;
   let firmata: FirmataSource | null = null;
-  if (opts.firmata) {
+  let gattStats: GattCaptureStats | undefined;
+  const replay = new AbortController();
+  if (opts.gatt) {
+    const file = opts.gatt;
+    const deviceId = opts.deviceId ?? fnv1a32(file);
+    log(`replaying GATT capture ${file} (device id ${deviceId})`);
+    replayGattCapture(file, {
+      deviceId,
+      signal: replay.signal,
+      log,
+      onRecord: (r) => {
+        touch();
+        ingestor.pushRecord(r);
+      },
+    }).then(
+      (st) => {
+        gattStats = st;
+        stop('end of GATT capture');
+      },
+      (err: Error) => stop(`cannot read ${file}: ${err.message}`),
+    );
+  } else if (opts.firmata) {
     firmata = new FirmataSource({ path: opts.firmata, baudRate: opts.baudRate, deviceId: opts.deviceId });
     firmata.on('record', (record) => {
       touch();
@@ -125,6 +150,7 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
   }
 
   await stopped;
+  replay.abort();
   if (idleTimer) clearTimeout(idleTimer);
   if (durationTimer) clearTimeout(durationTimer);
   clearInterval(flushTimer);
@@ -136,7 +162,7 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestResult> {
   ingestor.flush();
   store.close();
 
-  const result: IngestResult = { ...ingestor.stats(), stopReason, storeRecovery: rec, ...(firmata ? { firmata: firmata.stats } : {}) };
+  const result: IngestResult = { ...ingestor.stats(), stopReason, storeRecovery: rec, ...(firmata ? { firmata: firmata.stats } : {}), ...(gattStats ? { gatt: gattStats } : {}) };
   if (opts.statsJson) fs.writeFileSync(opts.statsJson, JSON.stringify(result, null, 2) + '\n');
   log(formatStats(result));
   return result;
@@ -150,6 +176,15 @@ export function formatStats(s: IngestResult): string {
   return [
     `stopped: ${s.stopReason}`,
     `bytes read ${s.bytesRead}, frames ok ${s.framesOk}, frames bad ${s.framesBad}${kinds ? ` (${kinds})` : ''}`,
-    `sequence gaps ${s.seqGapEvents} (${s.seqGaps} frames missing), reconnects ${s.reconnects}, records stored ${s.recordsStored}${s.recordsPushed ? ` (${s.recordsPushed} made from a Firmata board)` : ''}`,
+    `sequence gaps ${s.seqGapEvents} (${s.seqGaps} frames missing), reconnects ${s.reconnects}, records stored ${s.recordsStored}${s.recordsPushed ? ` (${s.recordsPushed} made from ${s.gatt ? 'GATT notifications' : 'a Firmata board'})` : ''}`,
+    ...(s.gatt
+      ? [`GATT capture: ${s.gatt.lines} lines, ${s.gatt.linesBad} not notifications; decoded ${gattCount(s.gatt.gatt.ok)}, refused ${gattCount(s.gatt.gatt.malformed)}${s.gatt.gatt.lastError ? ` (last: ${s.gatt.gatt.lastError})` : ''}`]
+      : []),
   ].join('\n');
+}
+
+function gattCount(c: Record<string, number>): string {
+  return Object.entries(c)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
 }

@@ -132,6 +132,6 @@ describe('fedwear gateway ingest --firmata', () => {
   it('refuses to run with two sources, naming the choice', async () => {
     const r = await runCli(['gateway', 'ingest', '--firmata', '/dev/null', '--in', '/dev/null', '--store', path.join(os.tmpdir(), 'never')]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/give exactly one of --serial PATH, --in FILE or --firmata PATH/);
+    expect(r.stderr).toMatch(/give exactly one of --serial PATH, --in FILE, --firmata PATH or --gatt FILE/);
   });
 });
