@@ -50,10 +50,13 @@ export async function startMosquitto(dir: string, opts: MosquittoOptions = {}): 
   if (opts.maxPacketBytes !== undefined) lines.push(`max_packet_size ${opts.maxPacketBytes}`);
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Read stderr as it comes (a full pipe would stall mosquitto) and keep its tail for errors.
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => (stderrTail = (stderrTail + d.toString()).slice(-2000)));
   const url = `mqtt://127.0.0.1:${port}`;
   let observer: MqttClient | undefined;
   while (!observer) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode} (config ${conf})`);
+    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode} (config ${conf}): ${stderrTail.trim()}`);
     observer = await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0, connectTimeout: 1_000, ...opts.observer }).catch(() => undefined);
     // Refused while the listener is not bound yet: ask again shortly.
     if (!observer) await new Promise<void>((r) => setTimeout(r, 100));
