@@ -17,27 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics } from '../broker/index.ts';
-import { compressUpdate, encodeEnvelope, parseRoundMetrics, type TensorShape } from '../federation/index.ts';
-import { writeFleet, FLEET_PASSWORD } from './fleet.ts';
+import { parseRoundMetrics } from '../federation/index.ts';
+import { FLEET_PASSWORD, MAX_CLIENTS, fleetEnvelope, intArg, processRss, writeFleet } from './fleet.ts';
 import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const MAX_CLIENTS = 5_000;
-const BODY_SHAPES: TensorShape[] = [[32, 12], [32], [16, 32], [16]];
-const BODY_SIZE = 944;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
-  return v;
-}
 
-function rss(pid: number): { rssKiB: number; peakKiB: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string): number => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[0] ?? NaN);
-  return { rssKiB: kib('VmRSS:'), peakKiB: kib('VmHWM:') };
-}
 
 function clientCounts(): number[] {
   const i = process.argv.indexOf('--clients');
@@ -51,8 +37,8 @@ function clientCounts(): number[] {
 
 async function main(): Promise<void> {
   const sizes = clientCounts();
-  const rounds = arg('rounds', 3);
-  const timeoutMs = arg('timeout-s', 300) * 1000;
+  const rounds = intArg('rounds', 3);
+  const timeoutMs = intArg('timeout-s', 300) * 1000;
   const deadline = setTimeout(() => {
     process.stderr.write(`aggregator-load: gave up after ${timeoutMs / 1000} s\n`);
     process.exit(2);
@@ -80,13 +66,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
   const { dir, gateways, brokerConfigFile } = await writeFleet({ name: 'agg-load', n, quorum: n, extraConnections: 16 });
   const password = FLEET_PASSWORD;
 
-  // Envelopes are sealed before each round's clock starts: the gateways' cost is not the aggregator's.
-  const seal = (round: number, modelVersion: string): Buffer[] =>
-    gateways.map((g, i) => {
-      const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(i * 7.3 + j + round));
-      const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
-      return Buffer.from(encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey));
-    });
+  const seal = (round: number, modelVersion: string): Buffer[] => gateways.map((g, i) => Buffer.from(fleetEnvelope(g, i, round, modelVersion)));
 
   const broker = spawn(process.execPath, [path.join(REPO, 'bin/fedwear.mjs'), 'broker', '--config', brokerConfigFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -99,7 +79,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
     broker.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));
   });
   const url = `mqtt://127.0.0.1:${port}`;
-  const idle = rss(broker.pid!);
+  const idle = processRss(broker.pid!);
 
   const observer = await mqtt.connectAsync(url, { clientId: 'operator', username: 'operator', password, reconnectPeriod: 0 });
   const closedRounds = new Map<number, { at: number; payload: Buffer }>();
@@ -117,7 +97,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
   let peak = idle.peakKiB;
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rss(broker.pid!).peakKiB);
+      peak = Math.max(peak, processRss(broker.pid!).peakKiB);
     } catch {
       /* the broker exited */
     }
@@ -131,7 +111,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
     clients.push(...(await Promise.all(batch)));
   }
   const connectS = (performance.now() - tConnect) / 1000;
-  const connected = rss(broker.pid!);
+  const connected = processRss(broker.pid!);
 
   // Round 1 is the warm-up (cold JIT, first fsyncs); rounds 2..rounds+1 are measured.
   let modelVersion = 'base-1';
@@ -152,7 +132,7 @@ async function measure(n: number, rounds: number): Promise<{ measurements: Measu
     modelVersion = metrics.newModelVersion;
   }
   clearInterval(sampler);
-  const final = rss(broker.pid!);
+  const final = processRss(broker.pid!);
   peak = Math.max(peak, final.peakKiB);
 
   await Promise.all(clients.map((c) => c.endAsync(true)));

@@ -25,35 +25,20 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
 import { startBroker, startInProcessAggregator } from '../broker/index.ts';
-import { compressUpdate, encodeEnvelope, type TensorShape } from '../federation/index.ts';
 import { churnFaults, runChurn, type ChurnGateway, type ChurnRound } from '../tests/reliability/churn.ts';
-import { FLEET_PASSWORD as password, writeFleet } from './fleet.ts';
+import { FLEET_PASSWORD as password, MAX_CLIENTS, fleetEnvelope, intArg, processRss, writeFleet } from './fleet.ts';
 import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const MAX_CLIENTS = 5_000;
-const BODY_SHAPES: TensorShape[] = [[32, 12], [32], [16, 32], [16]];
-const BODY_SIZE = 944;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
-  return v;
-}
 
-function rss(pid: number): { rssKiB: number; peakKiB: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string): number => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[0] ?? NaN);
-  return { rssKiB: kib('VmRSS:'), peakKiB: kib('VmHWM:') };
-}
 
 const mb = (kib: number): number => Math.round((kib / 1024) * 10) / 10;
 
 async function main(): Promise<void> {
-  const n = Math.min(arg('clients', 1_000), MAX_CLIENTS);
-  const rounds = arg('rounds', 10);
-  const timeoutMs = arg('timeout-s', 600) * 1000;
+  const n = Math.min(intArg('clients', 1_000), MAX_CLIENTS);
+  const rounds = intArg('rounds', 10);
+  const timeoutMs = intArg('timeout-s', 600) * 1000;
   const leavers = Math.round(n * 0.05);
   const midPublish = Math.round(n * 0.05);
   const deadline = setTimeout(() => {
@@ -97,15 +82,10 @@ async function main(): Promise<void> {
     });
     broker.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));
   });
-  const idle = rss(broker.pid!);
+  const idle = processRss(broker.pid!);
 
   // Envelopes are sealed before each round's clock starts: the gateways' cost is not the aggregator's.
-  const envelopeOf = (g: ChurnGateway, round: number, modelVersion: string): Uint8Array => {
-    const i = Number(g.username.slice(3));
-    const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(i * 7.3 + j + round));
-    const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
-    return encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey);
-  };
+  const envelopeOf = (g: ChurnGateway, round: number, modelVersion: string): Uint8Array => fleetEnvelope(g, Number(g.username.slice(3)), round, modelVersion);
   const perRound: Array<{ round: number; rssMiB: number; closeS: number; ackedS: number; rejected: Record<string, number>; cutAfterSend: number; cutMidPacket: number; returned: number }> = [];
   const faults: string[] = [];
   const tStart = performance.now();
@@ -136,13 +116,13 @@ async function main(): Promise<void> {
       }),
     onRoundClosed: (r) => {
       faults.push(...churnFaults(r, n - leavers));
-      const now = rss(broker.pid!);
+      const now = processRss(broker.pid!);
       perRound.push({ round: r.round, rssMiB: mb(now.rssKiB), closeS: r.closeS, ackedS: r.ackedS, rejected: r.metrics.rejected, cutAfterSend: r.cutAfterSend, cutMidPacket: r.cutMidPacket, returned: r.returned });
       process.stdout.write(`round ${r.round}: all PUBACKs ${r.ackedS.toFixed(2)} s and closed ${r.closeS.toFixed(2)} s after the first publish, broker RSS ${mb(now.rssKiB)} MiB, accepted ${r.metrics.accepted}, rejected ${JSON.stringify(r.metrics.rejected)}\n`);
     },
   });
   const totalS = (performance.now() - tStart) / 1000;
-  const final = rss(broker.pid!);
+  const final = processRss(broker.pid!);
   broker.kill('SIGTERM');
   await new Promise((r) => broker.once('exit', r));
   if (reports.length !== rounds) faults.push(`${reports.length} of ${rounds} rounds closed`);

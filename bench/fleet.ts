@@ -10,8 +10,39 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { hashPassword, saveCredentialsFile, type BrokerConfigInput, type CredentialsFile } from '../broker/index.ts';
+import { compressUpdate, encodeEnvelope, type TensorShape } from '../federation/index.ts';
 
 export const FLEET_PASSWORD = 'load-test-password';
+export const MAX_CLIENTS = 5_000;
+/** The base model's shared body (12-32-16-1: two hidden layers), 944 values. */
+export const BODY_SHAPES: TensorShape[] = [[32, 12], [32], [16, 32], [16]];
+export const BODY_SIZE = 944;
+
+/** A positive whole-number command-line option, `--name N`. */
+export function intArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
+  return v;
+}
+
+/** Resident and peak resident memory of a process (Linux /proc). */
+export function processRss(pid: number): { rssKiB: number; peakKiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string): number => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')?.[0] ?? NaN);
+  return { rssKiB: kib('VmRSS:'), peakKiB: kib('VmHWM:') };
+}
+
+/**
+ * Gateway `index`'s signed int8 update for a round: a small delta distinct per gateway and round.
+ * The benches seal every envelope before a round's clock starts: the gateways' cost is not the
+ * aggregator's.
+ */
+export function fleetEnvelope(g: { username: string; privateKey: KeyObject }, index: number, round: number, modelVersion: string): Uint8Array {
+  const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(index * 7.3 + j + round));
+  const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
+  return encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey);
+}
 
 export interface FleetGateway {
   username: string;

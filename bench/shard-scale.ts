@@ -17,31 +17,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { decodeShardProgress, topics, type AggregatorConfigInput } from '../broker/index.ts';
-import { compressUpdate, encodeEnvelope, parseRoundAnnouncement, parseRoundMetrics, type TensorShape } from '../federation/index.ts';
-import { writeFleet, type FleetGateway } from './fleet.ts';
+import { parseRoundAnnouncement, parseRoundMetrics } from '../federation/index.ts';
+import { MAX_CLIENTS, fleetEnvelope, intArg, writeFleet, type FleetGateway } from './fleet.ts';
+import { MOSQUITTO, freePort } from '../tests/helpers/servers.ts';
 import { median, writeResults, type Measurement } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(REPO, 'bin/fedwear.mjs');
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
-const MAX_CLIENTS = 5_000;
-const BODY_SHAPES: TensorShape[] = [[32, 12], [32], [16, 32], [16]];
-const BODY_SIZE = 944;
 const SHARD_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 const PLAIN = 'one client-mode aggregator';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive whole number`);
-  return v;
-}
 
 function shardCounts(): number[] {
   const i = process.argv.indexOf('--shards');
@@ -86,16 +76,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * mosquitto on a free loopback port, anonymous, no persistence. max_queued_messages 0 (no limit):
@@ -239,12 +219,7 @@ async function measure(shards: number, fleet: { gateways: FleetGateway[]; creden
   }
 
   // Envelopes are sealed before each round's clock starts: the gateways' cost is not the aggregator's.
-  const seal = (round: number, modelVersion: string): Buffer[] =>
-    fleet.gateways.map((g, i) => {
-      const delta = new Float32Array(BODY_SIZE).map((_, j) => 0.01 * Math.sin(i * 7.3 + j + round));
-      const update = compressUpdate(delta, BODY_SHAPES, { encoding: 'int8-dense', random: Math.random });
-      return Buffer.from(encodeEnvelope({ modelVersion, roundId: round, clientId: g.username, timestampMs: Date.now(), update }, g.privateKey));
-    });
+  const seal = (round: number, modelVersion: string): Buffer[] => fleet.gateways.map((g, i) => Buffer.from(fleetEnvelope(g, i, round, modelVersion)));
 
   // Round 1 is the warm-up (cold JIT, first fsyncs, the shared subscription's first deliveries).
   let modelVersion = 'base-1';
@@ -290,10 +265,10 @@ async function measure(shards: number, fleet: { gateways: FleetGateway[]; creden
 }
 
 async function main(): Promise<void> {
-  const n = Math.min(arg('clients', 1_000), MAX_CLIENTS);
-  const rounds = arg('rounds', 9);
+  const n = Math.min(intArg('clients', 1_000), MAX_CLIENTS);
+  const rounds = intArg('rounds', 9);
   const configs = shardCounts();
-  const timeoutMs = arg('timeout-s', 300) * 1000;
+  const timeoutMs = intArg('timeout-s', 300) * 1000;
   const deadline = setTimeout(() => {
     process.stderr.write(`shard-scale: gave up after ${timeoutMs / 1000} s\n`);
     cleanUpHard();
