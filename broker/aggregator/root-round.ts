@@ -1,13 +1,12 @@
 /**
  * The shard root's pure core: which copies to leave out when two shards hold an update of the same
- * client, and the next model and round from the shards' partial sums. It mirrors
- * RoundEngine.aggregate step for step, with the strategy's aggregatePartials in place of aggregate,
- * so a root with any number of shards publishes the model one aggregator would (partial-sum.ts makes
+ * client, and the next model and round from the shards' partial sums. It is RoundEngine.aggregate
+ * with the strategy's aggregatePartials in place of aggregate (both end in round-engine's
+ * closeRound), so a root with any number of shards publishes the model one aggregator would (partial-sum.ts makes
  * the sum exact whatever the split).
  */
-import { SeenUpdates, type RoundMetrics, type ShardableStrategy, type Strategy } from '../../federation/index.ts';
-import { withBody, type GlobalModel } from './global-model.ts';
-import type { EngineOptions, EngineState, OpenRound, RoundOutcome } from './round-engine.ts';
+import { SeenUpdates, type ShardableStrategy, type Strategy } from '../../federation/index.ts';
+import { closeRound, type EngineOptions, type EngineState, type RoundOutcome } from './round-engine.ts';
 import type { ShardPartial } from './shard-messages.ts';
 
 export function isShardable(s: Strategy<unknown>): s is ShardableStrategy<unknown> {
@@ -91,39 +90,7 @@ export function aggregateShards(
   }
   const body = s.model.params.slice(0, spec.bodyLength);
   const result = strategy.aggregatePartials(body, partials, s.strategyState);
-  const model: GlobalModel = { version: `global-${s.round.id}`, round: s.round.id, params: withBody(s.model.params, result.params), created: new Date(nowMs).toISOString() };
-  const nextId = s.round.id + 1;
-  const cfg = strategy.configureRound({ roundId: nextId, nowMs }, result.state);
-  const round: OpenRound = { id: nextId, modelVersion: model.version, modelSha256: opts.modelSha256Of(model), openedAtMs: nowMs, deadlineMs: cfg.deadlineMs };
   // Sync rounds only (config.ts refuses buffered shards): nothing older than the next round is kept.
-  const versions = [[nextId, model.version] as const];
-  const seen = SeenUpdates.fromJSON(s.seen);
-  seen.forgetBefore(nextId);
-  let normSum = 0;
-  let normMax = 0;
-  let bytes = 0;
-  for (const e of kept) {
-    normSum += e.norm;
-    normMax = Math.max(normMax, e.norm);
-    bytes += e.bytes;
-  }
-  const metrics: RoundMetrics = {
-    v: 1,
-    roundId: s.round.id,
-    modelVersion: s.round.modelVersion,
-    newModelVersion: model.version,
-    strategy: strategy.name,
-    closedBy,
-    accepted: kept.length,
-    rejected: { ...rejected },
-    bytes,
-    updateNorm: { mean: normSum / kept.length, max: normMax },
-    durationMs: Math.max(0, nowMs - s.round.openedAtMs),
-    closedAt: new Date(nowMs).toISOString(),
-  };
-  return {
-    next: { model, strategyState: result.state, round, versions, seen: seen.toJSON() },
-    metrics,
-    strategyMetrics: { ...result.metrics, shards: answers.length },
-  };
+  const outcome = closeRound(opts, s, result, kept, { nowMs, closedBy, rejected, maxStaleness: 0, seen: SeenUpdates.fromJSON(s.seen) });
+  return { ...outcome, strategyMetrics: { ...result.metrics, shards: answers.length } };
 }

@@ -13,6 +13,7 @@
 import {
   SeenUpdates,
   validateUpdate,
+  type AggregateResult,
   type ClientUpdate,
   type RejectReason,
   type RoundAnnouncement,
@@ -230,42 +231,13 @@ export class RoundEngine {
 
   /** The next model and round from the accepted updates. Pure: the engine is unchanged until adopt(). */
   aggregate(nowMs: number, closedBy: 'quorum' | 'buffer' | 'deadline'): RoundOutcome {
-    const { spec, strategy, config } = this.#opts;
+    const { spec, strategy } = this.#opts;
     const s = this.#state;
     if (this.#accepted.length === 0) throw new Error(`round ${s.round.id}: no accepted update to aggregate`);
     const body = s.model.params.slice(0, spec.bodyLength);
     const updates: ClientUpdate[] = this.#accepted.map((u) => ({ delta: u.delta, weight: 1, clientId: u.clientId, staleness: u.staleness }));
     const result = strategy.aggregate(body, updates, s.strategyState);
-    const model: GlobalModel = { version: `global-${s.round.id}`, round: s.round.id, params: withBody(s.model.params, result.params), created: new Date(nowMs).toISOString() };
-    const nextId = s.round.id + 1;
-    const round = openRound(this.#opts, nextId, model, nowMs, result.state);
-    const keepFrom = nextId - this.maxStaleness;
-    const versions = [...s.versions.filter(([r]) => r >= keepFrom), [nextId, model.version] as const];
-    const seen = SeenUpdates.fromJSON(this.#seen.toJSON());
-    seen.forgetBefore(keepFrom);
-    let normSum = 0;
-    let normMax = 0;
-    let bytes = 0;
-    for (const u of this.#accepted) {
-      normSum += u.norm;
-      normMax = Math.max(normMax, u.norm);
-      bytes += u.bytes;
-    }
-    const metrics: RoundMetrics = {
-      v: 1,
-      roundId: s.round.id,
-      modelVersion: s.round.modelVersion,
-      newModelVersion: model.version,
-      strategy: strategy.name + (config.mode === 'buffered' ? ' (buffered)' : ''),
-      closedBy,
-      accepted: this.#accepted.length,
-      rejected: this.rejectedCounts,
-      bytes,
-      updateNorm: { mean: normSum / this.#accepted.length, max: normMax },
-      durationMs: Math.max(0, nowMs - s.round.openedAtMs),
-      closedAt: new Date(nowMs).toISOString(),
-    };
-    return { next: { model, strategyState: result.state, round, versions, seen: seen.toJSON() }, metrics, strategyMetrics: result.metrics };
+    return closeRound(this.#opts, s, result, this.#accepted, { nowMs, closedBy, rejected: this.rejectedCounts, maxStaleness: this.maxStaleness, seen: this.#seen });
   }
 
   /** Takes the outcome of aggregate(): the next round opens empty. */
@@ -275,6 +247,52 @@ export class RoundEngine {
     this.#accepted = [];
     this.#rejected = new Map();
   }
+}
+
+/**
+ * The step after the strategy, shared by one aggregator (RoundEngine.aggregate) and the shard root
+ * (root-round.ts, from partial sums): the new global model, the next round, what the staleness window
+ * keeps, and the round's metrics over the updates that counted. Pure.
+ */
+export function closeRound(
+  opts: EngineOptions,
+  s: EngineState,
+  result: AggregateResult<unknown>,
+  counted: ReadonlyArray<{ readonly norm: number; readonly bytes: number }>,
+  o: { nowMs: number; closedBy: RoundMetrics['closedBy']; rejected: Readonly<Record<string, number>>; maxStaleness: number; seen: SeenUpdates },
+): RoundOutcome {
+  const { strategy, config } = opts;
+  const { nowMs } = o;
+  const model: GlobalModel = { version: `global-${s.round.id}`, round: s.round.id, params: withBody(s.model.params, result.params), created: new Date(nowMs).toISOString() };
+  const nextId = s.round.id + 1;
+  const round = openRound(opts, nextId, model, nowMs, result.state);
+  const keepFrom = nextId - o.maxStaleness;
+  const versions = [...s.versions.filter(([r]) => r >= keepFrom), [nextId, model.version] as const];
+  const seen = SeenUpdates.fromJSON(o.seen.toJSON());
+  seen.forgetBefore(keepFrom);
+  let normSum = 0;
+  let normMax = 0;
+  let bytes = 0;
+  for (const u of counted) {
+    normSum += u.norm;
+    normMax = Math.max(normMax, u.norm);
+    bytes += u.bytes;
+  }
+  const metrics: RoundMetrics = {
+    v: 1,
+    roundId: s.round.id,
+    modelVersion: s.round.modelVersion,
+    newModelVersion: model.version,
+    strategy: strategy.name + (config.mode === 'buffered' ? ' (buffered)' : ''),
+    closedBy: o.closedBy,
+    accepted: counted.length,
+    rejected: { ...o.rejected },
+    bytes,
+    updateNorm: { mean: normSum / counted.length, max: normMax },
+    durationMs: Math.max(0, nowMs - s.round.openedAtMs),
+    closedAt: new Date(nowMs).toISOString(),
+  };
+  return { next: { model, strategyState: result.state, round, versions, seen: seen.toJSON() }, metrics, strategyMetrics: result.metrics };
 }
 
 function openRound(opts: EngineOptions, id: number, model: GlobalModel, nowMs: number, strategyState: unknown): OpenRound {
