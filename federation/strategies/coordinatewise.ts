@@ -4,6 +4,40 @@
  * coordinate's n values are reduced in place by selection (select.ts), O(n) per coordinate.
  */
 import { selectInPlace } from '../select.ts';
+import { checkRoundPolicy, configureFromPolicy } from './round-policy.ts';
+import type { Metrics, NoState, RoundPolicy, Strategy } from './types.ts';
+import { applyStep, checkPositive, checkUpdates, l2Norm } from './vector.ts';
+
+export interface RobustOptions {
+  readonly round: RoundPolicy;
+  /** η_s; default 1. */
+  readonly serverLearningRate?: number;
+  readonly evaluate?: (params: Float32Array, roundId: number) => Metrics;
+}
+
+/**
+ * The frame the coordinate-wise strategies share: θ ← θ + η_s · reduce(Δ₁..Δₙ) per coordinate, with
+ * weights and staleness ignored. `reducerFor(n)` gives the round's reducer for n updates and any
+ * metrics of its own.
+ */
+export function coordinatewiseStrategy(name: string, opts: RobustOptions, reducerFor: (n: number) => { reduce: CoordinateReducer; metrics?: Metrics }): Strategy<NoState> {
+  checkRoundPolicy(opts.round);
+  const lr = opts.serverLearningRate ?? 1;
+  checkPositive(name, 'serverLearningRate', lr);
+  const strategy: Strategy<NoState> = {
+    name,
+    initialState: () => ({}),
+    configureRound: (ctx) => configureFromPolicy(name, opts.round, ctx),
+    aggregate(globalParams, updates, state) {
+      checkUpdates(name, globalParams, updates);
+      const { reduce, metrics } = reducerFor(updates.length);
+      const step = reduceCoordinates(updates.map((u) => u.delta), reduce, name);
+      return { params: applyStep(globalParams, step, lr), state, metrics: { updates: updates.length, ...metrics, stepNorm: lr * l2Norm(step) } };
+    },
+  };
+  if (opts.evaluate) strategy.evaluate = opts.evaluate;
+  return strategy;
+}
 
 const BLOCK = 256;
 

@@ -4,11 +4,8 @@
  * per coordinate (β < 1/2). Weights and staleness are ignored, as for the median. Not a sum, so it
  * does not shard exactly (README).
  */
-import { reduceCoordinates, trimmedMeanInPlace } from './coordinatewise.ts';
-import type { RobustOptions } from './median.ts';
-import { checkRoundPolicy, configureFromPolicy } from './round-policy.ts';
+import { coordinatewiseStrategy, trimmedMeanInPlace, type RobustOptions } from './coordinatewise.ts';
 import type { NoState, Strategy } from './types.ts';
-import { applyStep, checkPositive, checkUpdates, l2Norm } from './vector.ts';
 
 export interface TrimmedMeanOptions extends RobustOptions {
   /** β in [0, 0.5): the fraction trimmed from each end. */
@@ -17,25 +14,10 @@ export interface TrimmedMeanOptions extends RobustOptions {
 
 export function trimmedMean(opts: TrimmedMeanOptions): Strategy<NoState> {
   const name = 'trimmed-mean';
-  checkRoundPolicy(opts.round);
   const beta = opts.trimFraction;
   if (!(beta >= 0 && beta < 0.5)) throw new RangeError(`${name}: trimFraction must be in [0, 0.5) (got ${beta})`);
-  const lr = opts.serverLearningRate ?? 1;
-  checkPositive(name, 'serverLearningRate', lr);
-  const strategy: Strategy<NoState> = {
-    name,
-    initialState: () => ({}),
-    configureRound: (ctx) => configureFromPolicy(name, opts.round, ctx),
-    aggregate(globalParams, updates, state) {
-      checkUpdates(name, globalParams, updates);
-      const trim = Math.floor(beta * updates.length);
-      const mean = reduceCoordinates(updates.map((u) => u.delta), (a, lo, hi) => trimmedMeanInPlace(a, lo, hi, trim), name);
-      return { params: applyStep(globalParams, mean, lr), state, metrics: { updates: updates.length, trimmedEachSide: trim, stepNorm: lr * l2Norm(mean) } };
-    },
-  };
-  if (opts.evaluate) {
-    const evaluate = opts.evaluate;
-    strategy.evaluate = (params, roundId) => evaluate(params, roundId);
-  }
-  return strategy;
+  return coordinatewiseStrategy(name, opts, (n) => {
+    const trim = Math.floor(beta * n);
+    return { reduce: (a, lo, hi) => trimmedMeanInPlace(a, lo, hi, trim), metrics: { trimmedEachSide: trim } };
+  });
 }
