@@ -20,19 +20,18 @@ export function f32ToBase64(a: Float32Array): string {
 }
 
 export function f32FromBase64(s: string): Float32Array {
-  const b = Buffer.from(s, 'base64');
-  if (b.length % 4) throw new RangeError(`float32 data of ${b.length} bytes is not a multiple of 4`);
-  if (!LITTLE_ENDIAN_HOST) b.swap32();
-  const out = new Float32Array(b.length / 4);
-  new Uint8Array(out.buffer).set(b);
-  return out;
+  return floatsFromBase64(s, Float32Array);
 }
 
-function f64FromBase64(s: string): Float64Array {
+function floatsFromBase64<T extends Float32Array | Float64Array>(s: string, Type: { new (n: number): T; BYTES_PER_ELEMENT: number }): T {
+  const size = Type.BYTES_PER_ELEMENT;
   const b = Buffer.from(s, 'base64');
-  if (b.length % 8) throw new RangeError(`float64 data of ${b.length} bytes is not a multiple of 8`);
-  if (!LITTLE_ENDIAN_HOST) b.swap64();
-  const out = new Float64Array(b.length / 8);
+  if (b.length % size) throw new RangeError(`float${size * 8} data of ${b.length} bytes is not a multiple of ${size}`);
+  if (!LITTLE_ENDIAN_HOST) {
+    if (size === 4) b.swap32();
+    else b.swap64();
+  }
+  const out = new Type(b.length / size);
   new Uint8Array(out.buffer).set(b);
   return out;
 }
@@ -51,7 +50,7 @@ export function fromJsonText(text: string): unknown {
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
       if (keys.length === 1 && typeof o.$f32 === 'string') return f32FromBase64(o.$f32);
-      if (keys.length === 1 && typeof o.$f64 === 'string') return f64FromBase64(o.$f64);
+      if (keys.length === 1 && typeof o.$f64 === 'string') return floatsFromBase64(o.$f64, Float64Array);
     }
     return v;
   });
