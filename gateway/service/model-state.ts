@@ -19,6 +19,7 @@ import {
   type MlpArchitecture,
   type ModelManifest,
 } from '../../models/index.ts';
+import { fsyncDir } from '../store/index.ts';
 import { assemblePersonalModel, type GlobalModel } from '../training/index.ts';
 
 export interface GlobalModelState {
@@ -125,12 +126,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  const dfd = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
-  }
+  fsyncDir(path.dirname(file));
 }
 
 /** `<dataDir>/model/`: reads tolerate a missing file (first start) and refuse a damaged one loudly. */

@@ -21,7 +21,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DiskWriteError, encodeEntry, scanEntries, writeAllDurably } from '../store/index.ts';
+import { DiskWriteError, encodeEntry, fsyncDir, scanEntries, writeAllDurably } from '../store/index.ts';
 
 export type OutboxKind = 'update' | 'ledger' | 'budget';
 export type AckOutcome = 'acked' | 'dropped' | 'refused';
@@ -74,14 +74,6 @@ const OUTCOME_CODE: Record<AckOutcome, number> = { acked: 1, dropped: 2, refused
 const FILE = 'outbox.log';
 const REFUSED_FILE = 'refused.jsonl';
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function putBody(e: OutboxEntry): Buffer {
   const { seq, payload, ...meta } = e;

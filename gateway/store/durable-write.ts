@@ -35,3 +35,13 @@ export function writeAllDurably(fd: number, bytes: Uint8Array, file: string, siz
     throw new DiskWriteError(file, err);
   }
 }
+
+/** A new or renamed file's directory entry is only durable once the directory itself is synced. */
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeAllDurably } from './durable-write.ts';
+import { fsyncDir, writeAllDurably } from './durable-write.ts';
 import { encodeEntry, scanEntries } from './entry-codec.ts';
 
 export interface SegmentLogOptions {
@@ -20,15 +20,6 @@ export interface RecoveryReport {
 const SEGMENT_RE = /^seg-(\d{8})\.log$/;
 const segmentName = (n: number): string => `seg-${String(n).padStart(8, '0')}.log`;
 
-function fsyncDir(dir: string): void {
-  // A new file's directory entry is only durable once the directory itself is synced.
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * An append-only log of opaque entries in numbered segment files. Appends are buffered; `flush()`
