@@ -174,13 +174,13 @@ export class LedgerAudit {
     if (publicKeyProblem) faults.push({ kind: 'no-public-key', detail: publicKeyProblem });
     if (budgetProblem) faults.push({ kind: 'budget-malformed', detail: budgetProblem });
     const eps = this.#epsilon;
+    const behind = this.budgetBehind(budget);
     if (budget) {
       if (budget.userId !== this.userId) faults.push({ kind: 'budget-mismatch', detail: `budget summary is for user ${budget.userId}` });
       if (this.#accountant && budget.accountant !== this.#accountant) faults.push({ kind: 'budget-mismatch', detail: `budget summary uses ${budget.accountant}, the ledger ${this.#accountant}` });
       if (this.#delta !== null && budget.delta !== this.#delta) faults.push({ kind: 'budget-mismatch', detail: `budget summary is at delta ${budget.delta}, the ledger at ${this.#delta}` });
       const head = this.#head;
       const headMatches = head !== null ? budget.entries === head.index + 1 && budget.lastEntryHash === head.hash : budget.entries === 0 && budget.lastEntryHash === GENESIS_HASH;
-      const behind = this.budgetBehind(budget);
       if (budget.entries > this.#raw.length) {
         faults.push({ kind: 'budget-ahead-of-ledger', detail: `budget summary counts ${budget.entries} entries, the auditor has received ${this.#raw.length}` });
       } else if (behind > 0 && opts.tolerateBehind) {
@@ -209,7 +209,7 @@ export class LedgerAudit {
       delta: this.#delta ?? budget?.delta ?? 0,
       entries: this.#raw.length,
       ...(this.#head ? { head: this.#head } : {}),
-      ...(budget && this.budgetBehind(budget) > 0 ? { budgetBehind: this.budgetBehind(budget) } : {}),
+      ...(behind > 0 ? { budgetBehind: behind } : {}),
       faults: faults.sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity)),
       checkedAt: checkedAt.toISOString(),
     };
