@@ -20,6 +20,8 @@ export type { PacketViolation } from './packet-length.ts';
 export { TokenBuckets } from './token-bucket.ts';
 export { metricTotal } from './metrics.ts';
 export type { BrokerMetrics } from './metrics.ts';
+export { serveMetrics } from './metrics-http.ts';
+export type { MetricsServer } from './metrics-http.ts';
 export { statusRecord, parseStatusRecord } from './status.ts';
 export type { StatusRecord } from './status.ts';
 export { startBroker } from './server.ts';

@@ -6,8 +6,6 @@
  */
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { pino, type Logger } from 'pino';
@@ -18,6 +16,7 @@ import { CredentialStore } from './credential-store.ts';
 import type { Identity } from './identity.ts';
 import { listenTcp, listenTls, listenWebSocket, type ConnectionInfo, type Listener, type ListenerDeps } from './listeners.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
+import { serveMetrics } from './metrics-http.ts';
 import { openEmitter } from './emitter.ts';
 import { openPersistence, type OpenedPersistence } from './persistence.ts';
 import { installPublishGates, type PublishGates } from './publish-gate.ts';
@@ -136,7 +135,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     const tcp = config.tcp ? await open(listenTcp(config.tcp, deps)) : undefined;
     const tlsL = config.tls && tlsFiles ? await open(listenTls({ ...config.tls, ...tlsFiles }, deps)) : undefined;
     const ws = config.websocket ? await open(listenWebSocket({ ...config.websocket, ...wssFiles }, deps)) : undefined;
-    const metricsServer = config.metrics ? await serveMetrics(config.metrics, metrics, log) : undefined;
+    const metricsServer = config.metrics ? await serveMetrics(metrics.registry, { ...config.metrics, listenError: 'metrics listener', log }) : undefined;
     if (metricsServer) cleanups.push(metricsServer.close);
 
     log.info(
@@ -284,24 +283,3 @@ async function markStaleSessionsOffline(aedes: Aedes, log: Logger): Promise<void
   if (stale.length > 0) log.info({ sessions: stale.length }, 'marked sessions cut by the last broker stop as offline');
 }
 
-async function serveMetrics(opts: { host: string; port: number }, metrics: BrokerMetrics, log: Logger): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body))
-        .catch((err: Error) => res.writeHead(500).end(err.message));
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`metrics listener on ${opts.host}:${opts.port}: ${err.message}`)));
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  server.on('error', (err) => log.error({ err }, 'metrics listener error'));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}

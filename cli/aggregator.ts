@@ -21,7 +21,7 @@ export function registerAggregator(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus text at /metrics on this port (0 picks a free one)')
     .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1')
     .action(async (flags: { broker: string; config: string; username: string; passwordFile?: string; clientId?: string; credentials?: string; shard?: string; root?: boolean; expect?: string; metricsPort?: string; metricsHost: string }) => {
-      const { loadAggregatorConfig, startAggregator, startRoot, startShard, clientTransport, withShardRole, serveAggregatorMetrics } = await import('../broker/index.ts');
+      const { loadAggregatorConfig, startAggregator, startRoot, startShard, clientTransport, withShardRole, serveMetrics } = await import('../broker/index.ts');
       const { pino } = await import('pino');
       const { Registry } = await import('prom-client');
       if (flags.shard !== undefined && flags.root) throw new Error('--shard and --root exclude each other');
@@ -53,7 +53,7 @@ export function registerAggregator(program: Command): void {
       const session = role === 'shard' ? `${flags.username}:${config.shards!.id}` : role === 'root' ? `${flags.username}:root` : flags.username;
       const broker = { url: flags.broker, username: flags.username, password, clientId: flags.clientId ?? session };
       // Listening first: a port in use fails the command before any MQTT session is opened.
-      const metricsServer = metricsPort === undefined ? undefined : await serveAggregatorMetrics(registry, { host: flags.metricsHost, port: metricsPort });
+      const metricsServer = metricsPort === undefined ? undefined : await serveMetrics(registry, { host: flags.metricsHost, port: metricsPort, listenError: '--metrics-port: cannot listen' });
       let handle: { round?: { id: number }; roundId?: number; model?: { version: string }; restoredUpdates: number; reloadCredentials(): void; stop(): Promise<void> };
       try {
         if (role === 'shard') handle = await startShard({ config, broker, credentialsFile, log, registry });

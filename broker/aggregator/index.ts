@@ -10,8 +10,6 @@ export { aggregateShards, planExclusions, followsPlan, isShardable } from './roo
 export type { ExclusionPlan } from './root-round.ts';
 export { decodeShardClose, decodeShardPartial, decodeShardProgress, encodeShardMessage } from './shard-messages.ts';
 export type { ShardClose, ShardEntry, ShardPartial, ShardProgress } from './shard-messages.ts';
-export { serveAggregatorMetrics } from './metrics-http.ts';
-export type { MetricsServer } from './metrics-http.ts';
 export { startAggregator } from './aggregator.ts';
 export type { AggregatorHandle, AggregatorOptions, AggregatorEvents, RejectedEvent } from './aggregator.ts';
 export { startInProcessAggregator } from './in-process.ts';

@@ -13,7 +13,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { clientTransport, decodeShardProgress, loadAggregatorConfig, loadBaseModel, serveAggregatorMetrics, startAggregator, topics, type AggregatorHandle, type MetricsServer, type ShardProgress } from '../../broker/index.ts';
+import { clientTransport, decodeShardProgress, loadAggregatorConfig, loadBaseModel, serveMetrics, startAggregator, topics, type AggregatorHandle, type MetricsServer, type ShardProgress } from '../../broker/index.ts';
 import { parseRoundMetrics, type RoundMetrics } from '../../federation/index.ts';
 import { spawnCli, waitForExit, waitForLine, type CliResult } from '../helpers/run-cli.ts';
 import { tempDir } from '../broker/harness.ts';
@@ -138,7 +138,7 @@ describe('sharded aggregation on mosquitto 2 (MQTT 5 shared subscriptions)', { t
     const registry = new Registry();
     const log = (await import('pino')).pino({ level: 'silent' });
     plainAggregator = await startAggregator({ config, transport: clientTransport({ url: plain.url, username: 'aggregator', clientId: 'aggregator', log, audit: true }), credentialsFile: config.credentialsFile!, log, registry });
-    plainMetrics = await serveAggregatorMetrics(registry, { host: '127.0.0.1', port: 0 });
+    plainMetrics = await serveMetrics(registry, { host: '127.0.0.1', port: 0, listenError: 'metrics' });
     metricsPorts.set('plain', plainMetrics.port);
     await Promise.all([
       startAggregatorCli('root', sharded.url, ['--root', '--expect', SHARDS.join(',')]),
