@@ -82,10 +82,8 @@ export class LedgerAudit {
    */
   add(value: unknown): boolean {
     const c = checkEntryShape(value);
-    if (c.ok) {
-      const at = this.#raw.findIndex((r, i) => i === c.entry.index && sameEntry(r, c.entry));
-      if (at >= 0) return false;
-    }
+    // The only position an exact copy can hold is its own index.
+    if (c.ok && c.entry.index < this.#raw.length && sameEntry(this.#raw[c.entry.index], c.entry)) return false;
     this.#raw.push(value);
     return true;
   }
